@@ -1,0 +1,96 @@
+import fs from "node:fs";
+import { MaxUint256, id, parseEther } from "ethers";
+import type { ContractTransactionResponse } from "ethers";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { mine } from "@nomicfoundation/hardhat-network-helpers";
+
+import { deploySuite } from "./deploySuite";
+import { signPermit } from "./permit";
+
+export type GasSnapshot = Record<string, number>;
+
+/**
+ * Runs a fixed scenario on a fresh in-process chain and records `receipt.gasUsed` per operation. Gas on the
+ * Hardhat network is deterministic for the same bytecode and inputs, so any difference is a real change.
+ * Contracts that do not exist yet are stood in for by `ManagerMock`; labels say so.
+ */
+export async function measureGas(hre: HardhatRuntimeEnvironment): Promise<GasSnapshot> {
+  if (hre.network.name !== "hardhat") {
+    throw new Error(`the gas snapshot runs on the in-process hardhat network only, not ${hre.network.name}`);
+  }
+  const { ethers } = hre;
+  const { record } = await deploySuite(hre, { write: false });
+  const [deployer, alice, bob] = await ethers.getSigners();
+  const controller = await ethers.getContractAt("Controller", record.contracts.Controller);
+  const token = await ethers.getContractAt("LivepeerToken", record.contracts.LivepeerToken);
+  const rounds = await ethers.getContractAt("RoundsManager", record.contracts.RoundsManager);
+  const registry = await ethers.getContractAt("ServiceRegistry", record.contracts.ServiceRegistry);
+
+  const snapshot: GasSnapshot = {};
+  const measure = async (label: string, transaction: Promise<ContractTransactionResponse>) => {
+    const receipt = await (await transaction).wait();
+    snapshot[label] = Number(receipt!.gasUsed);
+  };
+
+  const bondingManager = await (await ethers.getContractFactory("ManagerMock")).deploy();
+  await bondingManager.setTotalActiveStake(parseEther("4000000"));
+  await measure(
+    "Controller.setContract (new entry)",
+    controller.setContract(id("BondingManager"), await bondingManager.getAddress()),
+  );
+  await measure("Controller.pause", controller.pause());
+  await measure("Controller.unpause", controller.unpause());
+
+  await measure("LivepeerToken.transfer (new holder)", token.transfer(alice.address, parseEther("1000")));
+  await measure("LivepeerToken.transfer (existing holder)", token.transfer(alice.address, parseEther("1000")));
+  const permit = await signPermit(token, alice, bob.address, parseEther("10"), MaxUint256);
+  await measure(
+    "LivepeerToken.permit",
+    token.connect(bob).permit(alice.address, bob.address, parseEther("10"), MaxUint256, permit.v, permit.r, permit.s),
+  );
+
+  await measure(
+    "ServiceRegistry.setServiceURI (first)",
+    registry.connect(alice).setServiceURI("https://orchestrator.example.com:8935"),
+  );
+  await measure(
+    "ServiceRegistry.setServiceURI (update)",
+    registry.connect(alice).setServiceURI("https://orchestrator-2.example.com:8935"),
+  );
+
+  await measure("RoundsManager.initializeRound (first round, BondingManager mocked)", rounds.initializeRound());
+  await mine(await rounds.roundLength());
+  await measure("RoundsManager.initializeRound (steady state, BondingManager mocked)", rounds.initializeRound());
+  await measure("RoundsManager.setRoundLength", rounds.connect(deployer).setRoundLength(40));
+
+  return Object.fromEntries(Object.entries(snapshot).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export interface SnapshotDiff {
+  label: string;
+  before?: number;
+  after?: number;
+}
+
+/** Every operation whose gas differs between two snapshots (including ones added or removed). */
+export function diffSnapshots(before: GasSnapshot, after: GasSnapshot): SnapshotDiff[] {
+  const labels = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return labels
+    .filter((label) => before[label] !== after[label])
+    .map((label) => ({ label, before: before[label], after: after[label] }));
+}
+
+export function formatDiff(diffs: SnapshotDiff[]): string {
+  return diffs
+    .map(({ label, before, after }) => {
+      if (before === undefined) return `  + ${label}: ${after}`;
+      if (after === undefined) return `  - ${label}: ${before}`;
+      const delta = after - before;
+      return `  ${label}: ${before} -> ${after} (${delta > 0 ? "+" : ""}${delta})`;
+    })
+    .join("\n");
+}
+
+export function readSnapshot(file: string): GasSnapshot | undefined {
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as GasSnapshot) : undefined;
+}

@@ -1,0 +1,198 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { ZeroAddress, id } from "ethers";
+import type { BaseContract, Signer } from "ethers";
+import { impersonateAccount, loadFixture, setBalance } from "@nomicfoundation/hardhat-network-helpers";
+
+import { deployedSuite } from "../support/fixtures";
+
+/**
+ * Every state-changing function of every contract, with who may call it and how the pause treats it. The first
+ * test fails when a function is added without an entry here, so a new setter cannot slip in unguarded.
+ */
+type Caller = "owner" | "anyone" | "BondingManager" | "TicketBroker" | "RoundsManager" | "Minter";
+interface Entry {
+  /** Who may call it. `anyone` entries are checked for their pause behaviour only. */
+  caller: Caller;
+  /** The custom error a stranger gets. */
+  strangerError?: string;
+  /** `blocked`: reverts with SystemIsPaused while paused; `exempt`: governance must be able to act while paused. */
+  pause: "blocked" | "exempt" | "not-a-manager";
+  args: (s: Awaited<ReturnType<typeof deployedSuite>>) => unknown[];
+}
+
+type Table = Record<string, Record<string, Entry>>;
+
+const stranger = () => ethers.getSigners().then((signers) => signers[9]);
+
+const TABLE: Table = {
+  Controller: {
+    setContract: {
+      caller: "owner",
+      strangerError: "OwnableUnauthorizedAccount",
+      pause: "not-a-manager",
+      args: (s) => [id("X"), s.record.contracts.Minter],
+    },
+    pause: { caller: "owner", strangerError: "OwnableUnauthorizedAccount", pause: "not-a-manager", args: () => [] },
+    unpause: { caller: "owner", strangerError: "OwnableUnauthorizedAccount", pause: "not-a-manager", args: () => [] },
+    transferOwnership: {
+      caller: "owner",
+      strangerError: "OwnableUnauthorizedAccount",
+      pause: "not-a-manager",
+      args: () => [ZeroAddress],
+    },
+    acceptOwnership: {
+      caller: "owner",
+      strangerError: "OwnableUnauthorizedAccount",
+      pause: "not-a-manager",
+      args: () => [],
+    },
+  },
+  RoundsManager: {
+    initialize: { caller: "owner", strangerError: "InvalidInitialization", pause: "exempt", args: () => [20, 0] },
+    initializeRound: { caller: "anyone", pause: "blocked", args: () => [] },
+    setRoundLength: { caller: "owner", strangerError: "CallerNotControllerOwner", pause: "exempt", args: () => [30] },
+    setRoundLockAmount: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [0],
+    },
+    upgradeToAndCall: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: (s) => [s.record.implementations.RoundsManager, "0x"],
+    },
+  },
+  Minter: {
+    createReward: { caller: "BondingManager", strangerError: "CallerNotManager", pause: "blocked", args: () => [1, 2] },
+    trustedTransferTokens: {
+      caller: "BondingManager",
+      strangerError: "CallerNotManager",
+      pause: "blocked",
+      args: (s) => [s.record.deployer, 0],
+    },
+    trustedBurnTokens: {
+      caller: "BondingManager",
+      strangerError: "CallerNotManager",
+      pause: "blocked",
+      args: () => [0],
+    },
+    trustedWithdrawETH: {
+      caller: "TicketBroker",
+      strangerError: "CallerNotFundsManager",
+      pause: "blocked",
+      args: (s) => [s.record.deployer, 0],
+    },
+    depositETH: { caller: "TicketBroker", strangerError: "CallerNotDepositor", pause: "exempt", args: () => [] },
+    setCurrentRewardTokens: {
+      caller: "RoundsManager",
+      strangerError: "CallerNotManager",
+      pause: "blocked",
+      args: () => [0],
+    },
+    migrateToNewMinter: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: (s) => [s.record.contracts.Minter],
+    },
+    setTargetBondingRate: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [1],
+    },
+    setInflationChange: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [1],
+    },
+  },
+  ServiceRegistry: {
+    setServiceURI: { caller: "anyone", pause: "blocked", args: () => ["https://orchestrator.example:8935"] },
+  },
+  LivepeerToken: {
+    mint: {
+      caller: "Minter",
+      strangerError: "CallerNotMinter",
+      pause: "not-a-manager",
+      args: (s) => [s.record.deployer, 1],
+    },
+    burn: { caller: "anyone", pause: "not-a-manager", args: () => [0] },
+    burnFrom: { caller: "anyone", pause: "not-a-manager", args: () => [] },
+    transfer: { caller: "anyone", pause: "not-a-manager", args: () => [] },
+    transferFrom: { caller: "anyone", pause: "not-a-manager", args: () => [] },
+    approve: { caller: "anyone", pause: "not-a-manager", args: () => [] },
+    permit: { caller: "anyone", pause: "not-a-manager", args: () => [] },
+  },
+};
+
+async function contractsOf(s: Awaited<ReturnType<typeof deployedSuite>>): Promise<Record<string, BaseContract>> {
+  return {
+    Controller: s.controller,
+    RoundsManager: s.rounds,
+    Minter: s.minter,
+    ServiceRegistry: s.serviceRegistry,
+    LivepeerToken: s.token,
+  };
+}
+
+async function signerFor(caller: Caller, s: Awaited<ReturnType<typeof deployedSuite>>): Promise<Signer> {
+  if (caller === "owner" || caller === "anyone") return (await ethers.getSigners())[0];
+  const address = await s.controller.getContract(id(caller));
+  await impersonateAccount(address);
+  await setBalance(address, ethers.parseEther("1"));
+  return ethers.getSigner(address);
+}
+
+function stateChanging(contract: BaseContract): string[] {
+  const names: string[] = [];
+  contract.interface.forEachFunction((fragment) => {
+    if (!fragment.constant) names.push(fragment.name);
+  });
+  return names.sort();
+}
+
+describe("Governance: access control and the pause", () => {
+  const suite = () => deployedSuite();
+
+  it("has an entry for every state-changing function of every contract", async () => {
+    const s = await loadFixture(suite);
+    for (const [name, contract] of Object.entries(await contractsOf(s))) {
+      expect(stateChanging(contract), name).to.have.members(Object.keys(TABLE[name]).sort());
+    }
+  });
+
+  for (const [contractName, entries] of Object.entries(TABLE)) {
+    for (const [fn, entry] of Object.entries(entries)) {
+      if (entry.strangerError !== undefined) {
+        it(`${contractName}.${fn} refuses a stranger with ${entry.strangerError}`, async () => {
+          const s = await loadFixture(suite);
+          const contract = (await contractsOf(s))[contractName];
+          const call = (contract.connect(await stranger()) as BaseContract).getFunction(fn);
+          await expect(call(...entry.args(s))).to.be.revertedWithCustomError(contract, entry.strangerError!);
+        });
+      }
+      if (entry.pause === "blocked") {
+        it(`${contractName}.${fn} reverts with SystemIsPaused while paused`, async () => {
+          const s = await loadFixture(suite);
+          await s.controller.pause();
+          const contract = (await contractsOf(s))[contractName];
+          const call = (contract.connect(await signerFor(entry.caller, s)) as BaseContract).getFunction(fn);
+          await expect(call(...entry.args(s))).to.be.revertedWithCustomError(contract, "SystemIsPaused");
+        });
+      }
+    }
+  }
+
+  it("forbids renouncing governance (a view that always reverts, so it is not in the table)", async () => {
+    const s = await loadFixture(suite);
+    await expect(s.controller.renounceOwnership()).to.be.revertedWithCustomError(
+      s.controller,
+      "RenounceOwnershipDisabled",
+    );
+  });
+});
