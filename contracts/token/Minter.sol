@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -71,8 +72,7 @@ contract Minter is IMinter, Manager {
         uint256 amount
     ) external onlyManager(ContractIds.BONDING_MANAGER) whenSystemNotPaused {
         // The token reverts with ERC20InsufficientBalance if custody holds less than `amount`.
-        bool transferred = _token().transfer(to, amount);
-        assert(transferred); // OpenZeppelin's ERC-20 reverts rather than return false
+        SafeERC20.safeTransfer(_token(), to, amount);
     }
 
     /// @inheritdoc IMinter
@@ -130,8 +130,7 @@ contract Minter is IMinter, Manager {
         uint256 tokens = token.balanceOf(address(this));
         uint256 ethAmount = address(this).balance;
 
-        bool transferred = token.transfer(address(newMinter), tokens);
-        assert(transferred); // OpenZeppelin's ERC-20 reverts rather than return false
+        SafeERC20.safeTransfer(token, address(newMinter), tokens);
         newMinter.depositETH{value: ethAmount}();
         emit MinterMigrated(address(newMinter), tokens, ethAmount);
     }
