@@ -21,6 +21,8 @@ export interface LayoutCheck {
   ok: boolean;
   /** Why an upgrade from the snapshot to the current source would corrupt storage (empty when ok). */
   explanation: string;
+  /** No layout has been recorded yet (a manager that was never deployed). */
+  snapshotMissing?: boolean;
 }
 
 export function layoutSnapshotFile(root: string, contract: string): string {
@@ -48,7 +50,8 @@ export async function checkLayoutAgainstSnapshot(
 ): Promise<LayoutCheck> {
   const file = layoutSnapshotFile(hre.config.paths.root, snapshotOf);
   if (!fs.existsSync(file)) {
-    return { contract, ok: false, explanation: `no snapshot at ${file}: run \`npx hardhat storage-layout --write\`` };
+    const explanation = `no snapshot at ${file}: run \`npx hardhat storage-layout --write\``;
+    return { contract, ok: false, explanation, snapshotMissing: true };
   }
   const original = JSON.parse(fs.readFileSync(file, "utf8")) as StorageLayout;
   return compareLayouts(contract, original, await compiledLayout(hre, contract));
