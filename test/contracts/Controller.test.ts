@@ -46,13 +46,6 @@ describe("Controller", () => {
         .to.be.revertedWithCustomError(controller, "NotAContract")
         .withArgs(stranger.address);
     });
-
-    it("reverts when the caller is not the owner", async () => {
-      const { controller, someContract, stranger } = await loadFixture(controllerFixture);
-      await expect(controller.connect(stranger).setContract(id("Minter"), await someContract.getAddress()))
-        .to.be.revertedWithCustomError(controller, "OwnableUnauthorizedAccount")
-        .withArgs(stranger.address);
-    });
   });
 
   describe("pause / unpause", () => {
@@ -69,19 +62,6 @@ describe("Controller", () => {
       await expect(controller.pause()).to.be.revertedWithCustomError(controller, "AlreadyPaused");
       await controller.unpause();
       await expect(controller.unpause()).to.be.revertedWithCustomError(controller, "NotPaused");
-    });
-
-    it("reverts when the caller is not the owner", async () => {
-      const { controller, stranger } = await loadFixture(controllerFixture);
-      await expect(controller.connect(stranger).unpause()).to.be.revertedWithCustomError(
-        controller,
-        "OwnableUnauthorizedAccount",
-      );
-      await controller.unpause();
-      await expect(controller.connect(stranger).pause()).to.be.revertedWithCustomError(
-        controller,
-        "OwnableUnauthorizedAccount",
-      );
     });
   });
 

@@ -1,5 +1,5 @@
 import { ethers } from "hardhat";
-import { mine } from "@nomicfoundation/hardhat-network-helpers";
+import { mineUpTo } from "@nomicfoundation/hardhat-network-helpers";
 
 /**
  * Mines empty blocks so that the next transaction is included in block `blockNumber`
@@ -8,13 +8,12 @@ import { mine } from "@nomicfoundation/hardhat-network-helpers";
 export async function mineToNextTxBlock(blockNumber: bigint): Promise<void> {
   const current = BigInt(await ethers.provider.getBlockNumber());
   if (blockNumber <= current) throw new Error(`block ${blockNumber} is already mined (head is ${current})`);
-  const gap = blockNumber - current - 1n;
-  if (gap > 0n) await mine(gap);
+  if (blockNumber - 1n > current) await mineUpTo(blockNumber - 1n);
 }
 
 /** Mines empty blocks until the head is `blockNumber` (for view calls, which read the head block). */
 export async function mineToHead(blockNumber: bigint): Promise<void> {
   const current = BigInt(await ethers.provider.getBlockNumber());
   if (blockNumber < current) throw new Error(`head ${current} is past block ${blockNumber}`);
-  if (blockNumber > current) await mine(blockNumber - current);
+  if (blockNumber > current) await mineUpTo(blockNumber);
 }
