@@ -40,6 +40,9 @@ interface IRoundsManager is IManager {
     /// @notice The first block of the current round.
     function currentRoundStartBlock() external view returns (uint256);
 
+    /// @notice The current round and whether it has been initialized, in one call (for managers on hot paths).
+    function currentRoundAndInitialized() external view returns (uint256 round, bool initialized);
+
     /// @notice Whether the current round has been initialized.
     function currentRoundInitialized() external view returns (bool);
 

@@ -12,18 +12,19 @@ abstract contract Manager is IManager {
     /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IController internal immutable CONTROLLER;
 
+    // Modifier bodies are functions so that each guarded function carries a jump, not a copy of the check.
     modifier onlyControllerOwner() {
-        if (msg.sender != CONTROLLER.owner()) revert CallerNotControllerOwner(msg.sender);
+        _checkControllerOwner();
         _;
     }
 
     modifier onlyManager(bytes32 managerId) {
-        if (msg.sender != CONTROLLER.getContract(managerId)) revert CallerNotManager(msg.sender, managerId);
+        _checkManager(managerId);
         _;
     }
 
     modifier whenSystemNotPaused() {
-        if (CONTROLLER.paused()) revert SystemIsPaused();
+        _checkNotPaused();
         _;
     }
 
@@ -41,6 +42,18 @@ abstract contract Manager is IManager {
     /// @inheritdoc IManager
     function controller() external view returns (IController) {
         return CONTROLLER;
+    }
+
+    function _checkControllerOwner() internal view {
+        if (msg.sender != CONTROLLER.owner()) revert CallerNotControllerOwner(msg.sender);
+    }
+
+    function _checkManager(bytes32 managerId) internal view {
+        if (msg.sender != CONTROLLER.getContract(managerId)) revert CallerNotManager(msg.sender, managerId);
+    }
+
+    function _checkNotPaused() internal view {
+        if (CONTROLLER.paused()) revert SystemIsPaused();
     }
 
     /// @dev The contract registered under `id`; reverts rather than let a call go to the zero address.

@@ -101,6 +101,12 @@ contract RoundsManager is IRoundsManager, ManagerUpgradeable {
     }
 
     /// @inheritdoc IRoundsManager
+    function currentRoundAndInitialized() external view returns (uint256 round, bool initialized) {
+        round = _clockNow().roundAt(block.number);
+        initialized = round == _lastInitializedRound;
+    }
+
+    /// @inheritdoc IRoundsManager
     function currentRoundInitialized() external view returns (bool) {
         return _clockNow().roundAt(block.number) == _lastInitializedRound;
     }

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-import {IBondingManager} from "../interfaces/IBondingManager.sol";
-
 /// @title ManagerMock
 /// @notice Test stand-in for a manager that has not been built yet, registered under its name in the Controller.
 /// It forwards arbitrary calls (so tests can act as that manager), accepts ETH, and answers the BondingManager
 /// hook the round clock calls with a stake the test sets.
-contract ManagerMock is IBondingManager {
+contract ManagerMock {
     uint256 public totalActiveStake;
     uint256 public currentRoundTotalActiveStake;
 

@@ -7,6 +7,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import {
   CONTRACT_NAMES,
   type ContractName,
+  UPGRADEABLE_MANAGERS,
   type DeploymentRecord,
   deploymentFile,
   deploymentsDir,
@@ -93,6 +94,13 @@ export async function deploySuite(hre: HardhatRuntimeEnvironment, options: Deplo
   );
   await roundsManager.waitForDeployment();
   log(`  RoundsManager proxy ${await roundsManager.getAddress()}`);
+  const bondingManager = await hre.upgrades.deployProxy(
+    await hre.ethers.getContractFactory("BondingManager"),
+    [params.unbondingPeriod, params.numActiveTranscoders],
+    { kind: "uups", initializer: "initialize", constructorArgs: [controllerAddress] },
+  );
+  await bondingManager.waitForDeployment();
+  log(`  BondingManager proxy ${await bondingManager.getAddress()}`);
   const serviceRegistry = await deployContract(hre, "ServiceRegistry", [controllerAddress], log);
 
   const contracts: Record<ContractName, string> = {
@@ -100,6 +108,7 @@ export async function deploySuite(hre: HardhatRuntimeEnvironment, options: Deplo
     LivepeerToken: await token.getAddress(),
     Minter: await minter.getAddress(),
     RoundsManager: await roundsManager.getAddress(),
+    BondingManager: await bondingManager.getAddress(),
     ServiceRegistry: await serviceRegistry.getAddress(),
   };
 
@@ -120,9 +129,13 @@ export async function deploySuite(hre: HardhatRuntimeEnvironment, options: Deplo
     deployer: deployer.address,
     owner: await registry.owner(),
     contracts,
-    implementations: {
-      RoundsManager: await hre.upgrades.erc1967.getImplementationAddress(contracts.RoundsManager),
-    },
+    implementations: Object.fromEntries(
+      await Promise.all(
+        UPGRADEABLE_MANAGERS.map(
+          async (name) => [name, await hre.upgrades.erc1967.getImplementationAddress(contracts[name])] as const,
+        ),
+      ),
+    ),
     params: serializeParams(params),
     writtenAt: new Date().toISOString(),
   };

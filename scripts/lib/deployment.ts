@@ -3,11 +3,18 @@ import fs from "node:fs";
 import path from "node:path";
 
 /** Contracts a deployment records, by the name clients look them up with (`contracts.<Name>`). */
-export const CONTRACT_NAMES = ["Controller", "LivepeerToken", "Minter", "RoundsManager", "ServiceRegistry"] as const;
+export const CONTRACT_NAMES = [
+  "Controller",
+  "LivepeerToken",
+  "Minter",
+  "RoundsManager",
+  "BondingManager",
+  "ServiceRegistry",
+] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** Managers deployed behind a UUPS proxy; `contracts.<Name>` is the proxy, `implementations.<Name>` the logic. */
-export const UPGRADEABLE_MANAGERS = ["RoundsManager"] as const;
+export const UPGRADEABLE_MANAGERS = ["RoundsManager", "BondingManager"] as const;
 
 /** The file `scripts/deploy.ts` writes to `deployments/<network>.json`. */
 export interface DeploymentRecord {

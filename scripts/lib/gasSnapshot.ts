@@ -2,24 +2,28 @@ import fs from "node:fs";
 import { MaxUint256, id, parseEther } from "ethers";
 import type { ContractTransactionResponse } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { mine } from "@nomicfoundation/hardhat-network-helpers";
 
 import { deploySuite } from "./deploySuite";
+import { measureBonding } from "./gasBonding";
+import { defaultParamsFile } from "./params";
 import { signPermit } from "./permit";
 
 export type GasSnapshot = Record<string, number>;
 
 /**
- * Runs a fixed scenario on a fresh in-process chain and records `receipt.gasUsed` per operation. Gas on the
- * Hardhat network is deterministic for the same bytecode and inputs, so any difference is a real change.
- * Contracts that do not exist yet are stood in for by `ManagerMock`; labels say so.
+ * Runs fixed scenarios on a fresh in-process chain and records `receipt.gasUsed` per operation. Gas on the
+ * Hardhat network is deterministic for the same bytecode and inputs, so any difference is a real change. The suite
+ * is deployed with the production-like parameters (deployments/params/testnet.json), as anchors.md measures.
  */
 export async function measureGas(hre: HardhatRuntimeEnvironment): Promise<GasSnapshot> {
   if (hre.network.name !== "hardhat") {
     throw new Error(`the gas snapshot runs on the in-process hardhat network only, not ${hre.network.name}`);
   }
   const { ethers } = hre;
-  const { record } = await deploySuite(hre, { write: false });
+  const { record } = await deploySuite(hre, {
+    write: false,
+    paramsFile: defaultParamsFile("sepolia", hre.config.paths.root),
+  });
   const [deployer, alice, bob] = await ethers.getSigners();
   const controller = await ethers.getContractAt("Controller", record.contracts.Controller);
   const token = await ethers.getContractAt("LivepeerToken", record.contracts.LivepeerToken);
@@ -32,12 +36,7 @@ export async function measureGas(hre: HardhatRuntimeEnvironment): Promise<GasSna
     snapshot[label] = Number(receipt!.gasUsed);
   };
 
-  const bondingManager = await (await ethers.getContractFactory("ManagerMock")).deploy();
-  await bondingManager.setTotalActiveStake(parseEther("4000000"));
-  await measure(
-    "Controller.setContract (new entry)",
-    controller.setContract(id("BondingManager"), await bondingManager.getAddress()),
-  );
+  await measure("Controller.setContract (new entry)", controller.setContract(id("Example"), record.contracts.Minter));
   await measure("Controller.pause", controller.pause());
   await measure("Controller.unpause", controller.unpause());
 
@@ -57,11 +56,9 @@ export async function measureGas(hre: HardhatRuntimeEnvironment): Promise<GasSna
     "ServiceRegistry.setServiceURI (update)",
     registry.connect(alice).setServiceURI("https://orchestrator-2.example.com:8935"),
   );
+  await measure("RoundsManager.setRoundLength", rounds.connect(deployer).setRoundLength(5760));
 
-  await measure("RoundsManager.initializeRound (first round, BondingManager mocked)", rounds.initializeRound());
-  await mine(await rounds.roundLength());
-  await measure("RoundsManager.initializeRound (steady state, BondingManager mocked)", rounds.initializeRound());
-  await measure("RoundsManager.setRoundLength", rounds.connect(deployer).setRoundLength(40));
+  await measureBonding(hre, record, measure);
 
   return Object.fromEntries(Object.entries(snapshot).sort(([a], [b]) => a.localeCompare(b)));
 }

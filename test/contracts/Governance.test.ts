@@ -10,7 +10,7 @@ import { deployedSuite } from "../support/fixtures";
  * Every state-changing function of every contract, with who may call it and how the pause treats it. The first
  * test fails when a function is added without an entry here, so a new setter cannot slip in unguarded.
  */
-type Caller = "owner" | "anyone" | "BondingManager" | "TicketBroker" | "RoundsManager" | "Minter";
+type Caller = "owner" | "anyone" | "BondingManager" | "TicketBroker" | "RoundsManager" | "Minter" | "DisputeManager";
 interface Entry {
   /** Who may call it. `anyone` entries are checked for their pause behaviour only. */
   caller: Caller;
@@ -63,6 +63,68 @@ const TABLE: Table = {
       strangerError: "CallerNotControllerOwner",
       pause: "exempt",
       args: (s) => [s.record.implementations.RoundsManager, "0x"],
+    },
+  },
+  BondingManager: {
+    initialize: { caller: "owner", strangerError: "InvalidInitialization", pause: "exempt", args: () => [2, 100] },
+    bond: { caller: "anyone", pause: "blocked", args: () => [1, ZeroAddress] },
+    bondWithHint: {
+      caller: "anyone",
+      pause: "blocked",
+      args: (s) => [1, s.record.deployer, ZeroAddress, ZeroAddress, ZeroAddress, ZeroAddress],
+    },
+    unbond: { caller: "anyone", pause: "blocked", args: () => [1] },
+    unbondWithHint: { caller: "anyone", pause: "blocked", args: () => [1, ZeroAddress, ZeroAddress] },
+    rebond: { caller: "anyone", pause: "blocked", args: () => [0] },
+    rebondWithHint: { caller: "anyone", pause: "blocked", args: () => [0, ZeroAddress, ZeroAddress] },
+    rebondFromUnbonded: { caller: "anyone", pause: "blocked", args: (s) => [s.record.deployer, 0] },
+    rebondFromUnbondedWithHint: {
+      caller: "anyone",
+      pause: "blocked",
+      args: (s) => [s.record.deployer, 0, ZeroAddress, ZeroAddress],
+    },
+    withdrawStake: { caller: "anyone", pause: "blocked", args: () => [0] },
+    withdrawFees: { caller: "anyone", pause: "blocked", args: (s) => [s.record.deployer, 1] },
+    claimEarnings: { caller: "anyone", pause: "blocked", args: () => [1] },
+    transcoder: { caller: "anyone", pause: "blocked", args: () => [0, 0] },
+    transcoderWithHint: { caller: "anyone", pause: "blocked", args: () => [0, 0, ZeroAddress, ZeroAddress] },
+    reward: { caller: "anyone", pause: "blocked", args: () => [] },
+    rewardWithHint: { caller: "anyone", pause: "blocked", args: () => [ZeroAddress, ZeroAddress] },
+    updateTranscoderWithFees: {
+      caller: "TicketBroker",
+      strangerError: "CallerNotManager",
+      pause: "blocked",
+      args: (s) => [s.record.deployer, 1, 1],
+    },
+    slashTranscoder: {
+      caller: "DisputeManager",
+      strangerError: "CallerNotManager",
+      pause: "blocked",
+      args: (s) => [s.record.deployer, ZeroAddress, 1, 0],
+    },
+    setCurrentRoundTotalActiveStake: {
+      caller: "RoundsManager",
+      strangerError: "CallerNotManager",
+      pause: "exempt",
+      args: () => [],
+    },
+    setUnbondingPeriod: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [3],
+    },
+    setNumActiveTranscoders: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [100],
+    },
+    upgradeToAndCall: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: (s) => [s.record.implementations.BondingManager, "0x"],
     },
   },
   Minter: {
@@ -134,6 +196,7 @@ async function contractsOf(s: Awaited<ReturnType<typeof deployedSuite>>): Promis
   return {
     Controller: s.controller,
     RoundsManager: s.rounds,
+    BondingManager: s.bondingManager,
     Minter: s.minter,
     ServiceRegistry: s.serviceRegistry,
     LivepeerToken: s.token,

@@ -3,12 +3,12 @@ import { ethers } from "hardhat";
 import { MaxUint256, id, parseEther } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 
-import { GENESIS_SUPPLY, callAs, deployedSuite } from "../support/fixtures";
+import { GENESIS_SUPPLY, callAs, suiteWithMockBondingManager } from "../support/fixtures";
 import { signPermit } from "../../scripts/lib/permit";
 
 describe("LivepeerToken", () => {
   async function suite() {
-    const s = await deployedSuite();
+    const s = await suiteWithMockBondingManager();
     const [deployer, alice, bob] = await ethers.getSigners();
     return { ...s, deployer, alice, bob };
   }

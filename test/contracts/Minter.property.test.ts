@@ -4,7 +4,7 @@ import { id } from "ethers";
 import fc from "fast-check";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 
-import { GENESIS_SUPPLY, ROUND_LENGTH, callAs, deployedSuite } from "../support/fixtures";
+import { GENESIS_SUPPLY, ROUND_LENGTH, callAs, suiteWithMockBondingManager } from "../support/fixtures";
 
 const PPB = 1_000_000_000n;
 const TARGET = 500_000_000n;
@@ -33,7 +33,7 @@ describe("Minter (property: inflation and custody over random rounds)", () => {
         fc.bigInt({ min: 0n, max: 2000n }),
         fc.array(roundArbitrary, { minLength: 1, maxLength: 6 }),
         async (startInflation, step, rounds) => {
-          const s = await loadFixture(deployedSuite);
+          const s = await loadFixture(suiteWithMockBondingManager);
           const minter = await (
             await ethers.getContractFactory("Minter")
           ).deploy(await s.controller.getAddress(), startInflation, step, TARGET);

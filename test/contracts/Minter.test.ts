@@ -3,7 +3,7 @@ import { ethers } from "hardhat";
 import { id, parseEther } from "ethers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 
-import { GENESIS_SUPPLY, ROUND_LENGTH, callAs, deployedSuite } from "../support/fixtures";
+import { GENESIS_SUPPLY, ROUND_LENGTH, callAs, suiteWithMockBondingManager } from "../support/fixtures";
 import { mineToHead } from "../support/chain";
 
 const PPB = 1_000_000_000n;
@@ -13,7 +13,7 @@ const TARGET = 500_000_000n;
 
 describe("Minter", () => {
   async function suite() {
-    const s = await deployedSuite();
+    const s = await suiteWithMockBondingManager();
     const [owner, stranger, recipient] = await ethers.getSigners();
     return { ...s, owner, stranger, recipient };
   }

@@ -3,12 +3,12 @@ import { ethers, upgrades } from "hardhat";
 import { id, ZeroAddress, ZeroHash } from "ethers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 
-import { ROUND_LENGTH, deployedSuite } from "../support/fixtures";
+import { ROUND_LENGTH, suiteWithMockBondingManager } from "../support/fixtures";
 import { mineToHead, mineToNextTxBlock } from "../support/chain";
 
 describe("RoundsManager", () => {
   async function suite() {
-    const s = await deployedSuite();
+    const s = await suiteWithMockBondingManager();
     const [owner, stranger] = await ethers.getSigners();
     const round1Start = await s.rounds.currentRoundStartBlock();
     return { ...s, owner, stranger, round1Start };

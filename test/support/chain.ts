@@ -17,3 +17,16 @@ export async function mineToHead(blockNumber: bigint): Promise<void> {
   if (blockNumber < current) throw new Error(`head ${current} is past block ${blockNumber}`);
   if (blockNumber > current) await mineUpTo(blockNumber);
 }
+
+interface RoundClock {
+  currentRoundStartBlock(): Promise<bigint>;
+  roundLength(): Promise<bigint>;
+  initializeRound(): Promise<{ wait(): Promise<unknown> }>;
+}
+
+/** Mines to the first block of the next round and initializes it there, so a test has a whole round ahead. */
+export async function startNextRound(rounds: RoundClock): Promise<void> {
+  const next = (await rounds.currentRoundStartBlock()) + (await rounds.roundLength());
+  await mineToNextTxBlock(next);
+  await (await rounds.initializeRound()).wait();
+}

@@ -4,6 +4,7 @@ import { id, parseEther } from "ethers";
 import { deploySuite } from "../../scripts/lib/deploySuite";
 import type { DeploymentRecord } from "../../scripts/lib/deployment";
 import type {
+  BondingManager,
   Controller,
   LivepeerToken,
   ManagerMock,
@@ -21,11 +22,12 @@ export interface Suite {
   token: LivepeerToken;
   minter: Minter;
   rounds: RoundsManager;
+  bondingManager: BondingManager;
   serviceRegistry: ServiceRegistry;
-  /** Registered as the BondingManager until the real one exists; also lets tests act as it. */
-  bondingManager: ManagerMock;
-  /** Registered as the TicketBroker until the real one exists. */
+  /** Registered as the TicketBroker until the real one exists; lets tests credit fees and act as it. */
   ticketBroker: ManagerMock;
+  /** Registered as the DisputeManager until the real one exists; lets tests slash. */
+  disputeManager: ManagerMock;
 }
 
 /** The suite exactly as `scripts/deploy.ts` deploys it (local parameters), plus stand-ins for managers not built yet. */
@@ -33,20 +35,34 @@ export async function deployedSuite(): Promise<Suite> {
   const { record } = await deploySuite(hre, { write: false });
   const controller = await ethers.getContractAt("Controller", record.contracts.Controller);
   const factory = await ethers.getContractFactory("ManagerMock");
-  const bondingManager = await factory.deploy();
   const ticketBroker = await factory.deploy();
-  await controller.setContract(id("BondingManager"), await bondingManager.getAddress());
+  const disputeManager = await factory.deploy();
   await controller.setContract(id("TicketBroker"), await ticketBroker.getAddress());
+  await controller.setContract(id("DisputeManager"), await disputeManager.getAddress());
   return {
     record,
     controller,
     token: await ethers.getContractAt("LivepeerToken", record.contracts.LivepeerToken),
     minter: await ethers.getContractAt("Minter", record.contracts.Minter),
     rounds: await ethers.getContractAt("RoundsManager", record.contracts.RoundsManager),
+    bondingManager: await ethers.getContractAt("BondingManager", record.contracts.BondingManager),
     serviceRegistry: await ethers.getContractAt("ServiceRegistry", record.contracts.ServiceRegistry),
-    bondingManager,
     ticketBroker,
+    disputeManager,
   };
+}
+
+export interface MockedBondingSuite extends Omit<Suite, "bondingManager"> {
+  /** A ManagerMock registered as the BondingManager in place of the real one, so tests can act as it. */
+  bondingManager: ManagerMock;
+}
+
+/** The deployed suite with the BondingManager replaced by a ManagerMock: for testing its callees in isolation. */
+export async function suiteWithMockBondingManager(): Promise<MockedBondingSuite> {
+  const suite = await deployedSuite();
+  const bondingManager = await (await ethers.getContractFactory("ManagerMock")).deploy();
+  await suite.controller.setContract(id("BondingManager"), await bondingManager.getAddress());
+  return { ...suite, bondingManager };
 }
 
 /** Calls `contract.method(...args)` with `caller` (a ManagerMock) as msg.sender. */
