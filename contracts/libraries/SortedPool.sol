@@ -29,7 +29,8 @@ library SortedPool {
         return self.size >= self.maxSize;
     }
 
-    /// @dev Caller guarantees `member` is not in the list and the list is not full.
+    /// @dev Caller guarantees `member` is not in the list and the list is not full (`reposition` re-inserts a
+    /// member it has just removed, so the size stays below the maximum there too).
     function insert(
         List storage self,
         address member,
@@ -76,12 +77,7 @@ library SortedPool {
         address next = node.next;
         if ((prev == address(0) || keyOf(prev) >= key) && (next == address(0) || key >= keyOf(next))) return;
         remove(self, member);
-        (prev, next) = _findPosition(self, key, prevHint, nextHint, keyOf);
-        _link(self, member, prev, next);
-        unchecked {
-            // undoes remove's decrement
-            ++self.size;
-        }
+        insert(self, member, key, prevHint, nextHint, keyOf);
     }
 
     /// @dev The neighbours a new node with `key` gets: after every member with a key >= `key`.

@@ -97,8 +97,8 @@ export async function measureBonding(
   );
   await (await bonding.connect(secondOrchestrator).reward()).wait();
   await creditFees(orchestrator.address, parseEther("1"));
-  await measure(
-    "BondingManager.bond (existing delegator tops up)",
+  // The orchestrator stays first in the pool, ahead of the second one: that is the hint for its new position.
+  const topUp = () =>
     bonding
       .connect(delegator)
       .bondWithHint(
@@ -108,8 +108,8 @@ export async function measureBonding(
         ZeroAddress,
         ZeroAddress,
         secondOrchestrator.address,
-      ),
-  );
+      );
+  await measure("BondingManager.bond (existing delegator tops up)", topUp());
 
   await nextRound();
   await (await bonding.connect(orchestrator).reward()).wait();
@@ -123,19 +123,7 @@ export async function measureBonding(
   );
   await nextRound();
   await (await bonding.connect(orchestrator).reward()).wait();
-  await measure(
-    "BondingManager.bond (existing delegator tops up again, stake already settled)",
-    bonding
-      .connect(delegator)
-      .bondWithHint(
-        parseEther("100"),
-        orchestrator.address,
-        ZeroAddress,
-        ZeroAddress,
-        ZeroAddress,
-        secondOrchestrator.address,
-      ),
-  );
+  await measure("BondingManager.bond (existing delegator tops up again, stake already settled)", topUp());
 
   // otherDelegator last settled three rounds ago; seven more rounds of rewards and fees pass before it claims.
   for (let i = 0; i < 7; i++) {
