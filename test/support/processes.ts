@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
+import { stripVTControlCharacters } from "node:util";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 const HARDHAT = path.join(ROOT, "node_modules", ".bin", "hardhat");
@@ -36,7 +37,10 @@ export function runHardhat(args: string[], env: NodeJS.ProcessEnv = {}): Promise
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
     child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    // CI may force colours on (FORCE_COLOR); tests match the words, not the escape codes.
+    child.once("close", (code) =>
+      resolve({ code, stdout: stripVTControlCharacters(stdout), stderr: stripVTControlCharacters(stderr) }),
+    );
   });
 }
 
@@ -55,7 +59,7 @@ export async function startHardhatNode(): Promise<HardhatNode> {
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+      output += stripVTControlCharacters(chunk.toString());
       if (output.includes("Started HTTP and WebSocket JSON-RPC server")) {
         child.stdout!.off("data", onData);
         child.stdout!.resume(); // keep draining so the node never blocks on a full pipe
