@@ -1,10 +1,21 @@
 // `npm run demo`: the protocol on an embedded chain (the in-process Hardhat network), start to finish, as far as it
-// is built today: genesis, an orchestrator and a delegator bonding, rounds, rewards and unbonding. The live-stream part
-// (broadcaster, orchestrator, transcoder, tickets) is not built yet; this says so rather than pretend.
+// is built today: genesis, an orchestrator and a delegator bonding, rounds, rewards, a broadcaster paying in
+// probabilistic tickets that the orchestrator validates and redeems, and unbonding. The live-stream part (broadcaster,
+// orchestrator and transcoder daemons) is not built yet; this says so rather than pretend.
+import { randomBytes } from "node:crypto";
 import hre from "hardhat";
-import { formatEther, parseEther } from "ethers";
-import { mineUpTo } from "@nomicfoundation/hardhat-network-helpers";
+import { Wallet, formatEther, parseEther, parseUnits } from "ethers";
+import { mineUpTo, setBalance } from "@nomicfoundation/hardhat-network-helpers";
 
+import {
+  type SignedTicket,
+  TicketRecipient,
+  TicketSender,
+  faceValueFor,
+  maxFloat,
+  reserveAllowance,
+  winProbFor,
+} from "../offchain/pm";
 import { deploySuite } from "./lib/deploySuite";
 
 async function main(): Promise<void> {
@@ -64,6 +75,16 @@ async function main(): Promise<void> {
         `delegator stake ${lpt(await bonding.pendingStake(delegator.address, round))}`,
     );
   }
+
+  await payInTickets(record.contracts, orchestrator.address, say);
+  await nextRound();
+  const round = await rounds.currentRound();
+  const eth = (amount: bigint) => `${Number(formatEther(amount)).toFixed(6)} ETH`;
+  say(
+    `  fees earned: orchestrator ${eth(await bonding.pendingFees(orchestrator.address, round))}, ` +
+      `delegator ${eth(await bonding.pendingFees(delegator.address, round))} (its share of the 50% the orchestrator shares)`,
+  );
+
   await (await bonding.connect(delegator).unbond(parseEther("100"))).wait();
   const [amount, withdrawRound] = await bonding.getUnbondingLock(delegator.address, 0);
   say(`  the delegator unbonded ${lpt(amount)}: withdrawable from round ${withdrawRound}`);
@@ -71,8 +92,111 @@ async function main(): Promise<void> {
     `  total bonded: ${lpt(await bonding.getTotalBonded())}; minted so far: ${lpt((await token.totalSupply()) - GENESIS)}`,
   );
 
-  say("\nnot built yet, so not shown: tickets (TicketBroker) and the live stream itself (transcoder, orchestrator and");
-  say("broadcaster daemons). See README.md, 'Status'. Delegators and operators: `npx hardhat help` lists the tasks.");
+  say("\nnot built yet, so not shown: the live stream itself (transcoder, orchestrator and broadcaster daemons).");
+  say("See README.md, 'Status'. Delegators and operators: `npx hardhat help` lists the tasks.");
+}
+
+/**
+ * A broadcaster funds a deposit and a reserve, pays for 20 segments in tickets made with offchain/pm from the
+ * orchestrator's ticket parameters; the orchestrator validates every ticket and redeems the winners in one batch.
+ */
+async function payInTickets(
+  contracts: Record<string, string>,
+  orchestratorAddress: string,
+  say: (line?: string) => void,
+): Promise<void> {
+  const { ethers } = hre;
+  const rounds = await ethers.getContractAt("RoundsManager", contracts.RoundsManager);
+  const bonding = await ethers.getContractAt("BondingManager", contracts.BondingManager);
+  const broker = await ethers.getContractAt("TicketBroker", contracts.TicketBroker);
+  const orchestrator = await ethers.getSigner(orchestratorAddress);
+  const eth = (amount: bigint) => `${Number(formatEther(amount)).toFixed(6)} ETH`;
+
+  const broadcaster = Wallet.createRandom().connect(ethers.provider);
+  await setBalance(broadcaster.address, parseEther("10"));
+  await (
+    await broker
+      .connect(broadcaster)
+      .fundDepositAndReserve(parseEther("1"), parseEther("1"), { value: parseEther("2") })
+  ).wait();
+  say(`
+a broadcaster ${broadcaster.address} funded a 1 ETH deposit and a 1 ETH reserve (held by the Minter)`);
+
+  const domain = { chainId: (await ethers.provider.getNetwork()).chainId, verifyingContract: contracts.TicketBroker };
+  const round = await rounds.currentRound();
+  const [sender, reserve] = await broker.getSenderInfo(broadcaster.address);
+  const float = maxFloat({
+    deposit: sender.deposit,
+    reserveAllowance: reserveAllowance({
+      fundsRemaining: reserve.fundsRemaining,
+      claimedInCurrentRound: reserve.claimedInCurrentRound,
+      poolSize: await bonding.currentRoundPoolSize(),
+      claimedByRecipient: await broker.claimedReserve(broadcaster.address, orchestratorAddress, round),
+    }),
+    pendingFaceValue: 0n,
+  });
+  // Face value: 100x the cost of a redemption (about 170k gas) at 1 gwei; each ticket is worth a tenth of it.
+  const faceValue = faceValueFor({
+    gasPrice: parseUnits("1", "gwei"),
+    redeemGas: 170_000n,
+    maxFloat: float,
+    sender: broadcaster.address,
+  });
+  const ev = faceValue / 10n;
+  const recipient = new TicketRecipient({
+    address: orchestratorAddress,
+    secret: randomBytes(32),
+    domain,
+    ticketValidityPeriod: await broker.ticketValidityPeriod(),
+  });
+  const params = recipient.ticketParams({
+    sender: broadcaster.address,
+    faceValue,
+    winProb: winProbFor(faceValue, ev),
+    expirationBlock: BigInt(await ethers.provider.getBlockNumber()) + 40n,
+    creationRound: round,
+    creationRoundBlockHash: await rounds.blockHashForRound(round),
+  });
+  say(`  the orchestrator offered tickets of face value ${eth(faceValue)} winning 1 time in 10 (${eth(ev)} each)`);
+
+  const payer = new TicketSender({ privateKey: broadcaster.privateKey, domain });
+  const pricePerSegment = ev * 2n;
+  const context = {
+    currentBlock: BigInt(await ethers.provider.getBlockNumber()),
+    currentRound: round,
+    blockHashForRound: () => params.creationRoundBlockHash,
+    senderStanding: () => ({ maxFloat: float, unlocking: false }),
+  };
+  let credit = 0n;
+  const winners: { signed: SignedTicket; recipientRand: bigint }[] = [];
+  let sent = 0;
+  for (let segment = 0; segment < 20; segment++) {
+    const tickets = payer.ticketsFor(params, pricePerSegment, credit);
+    sent += tickets.length;
+    for (const signed of tickets) {
+      const valid = recipient.validate(signed, params, context);
+      credit += valid.ev;
+      if (valid.wins) winners.push({ signed, recipientRand: valid.recipientRand });
+    }
+    credit -= pricePerSegment;
+  }
+  say(`  20 segments at ${eth(pricePerSegment)} each: ${sent} tickets sent and validated, ${winners.length} won`);
+  if (winners.length === 0) {
+    say("  no ticket won this time (each wins with probability 1/10): nothing to redeem");
+    return;
+  }
+  const receipt = await (
+    await broker.connect(orchestrator).batchRedeemWinningTickets(
+      winners.map((w) => w.signed.ticket),
+      winners.map((w) => w.signed.sig),
+      winners.map((w) => w.recipientRand),
+    )
+  ).wait();
+  const [after] = await broker.getSenderInfo(broadcaster.address);
+  say(
+    `  the orchestrator redeemed them in one transaction (${receipt!.gasUsed} gas): ` +
+      `${eth(sender.deposit - after.deposit)} moved from the deposit to fees`,
+  );
 }
 
 main().catch((error: unknown) => {

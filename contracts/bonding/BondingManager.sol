@@ -68,10 +68,12 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         uint32 withdrawRound;
     }
 
-    // slot: both written by initializeRound's snapshot, which must not grow with the pool
-    uint128 private _currentRoundTotalActiveStake;
-    uint128 private _nextRoundTotalActiveStake;
-    uint128 private _totalBonded;
+    // slot: written by initializeRound's snapshot, which must not grow with the pool. 112 bits hold 5e15 LPT, far
+    // beyond any supply; every active total is bounded by _totalBonded, whose additions are range-checked.
+    uint112 private _currentRoundTotalActiveStake;
+    uint112 private _nextRoundTotalActiveStake;
+    uint32 private _currentRoundPoolSize;
+    uint112 private _totalBonded;
     uint32 private _unbondingPeriod;
     SortedPool.List private _pool;
     mapping(address account => Delegator) private _delegators;
@@ -131,7 +133,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         _delegators[delegator] = d;
 
         if (amount != 0) {
-            _totalBonded += amount.toUint128();
+            _totalBonded += amount.toUint112();
             IERC20(_registered(ContractIds.LIVEPEER_TOKEN)).safeTransferFrom(
                 delegator,
                 _registered(ContractIds.MINTER),
@@ -190,7 +192,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         _delegators[delegator] = d;
         unchecked {
             // amount was part of the total
-            _totalBonded -= uint128(amount);
+            _totalBonded -= uint112(amount);
         }
         emit Unbonded(delegate, delegator, lockId, amount, withdrawRound);
     }
@@ -339,7 +341,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
                 .rewardFactorAfter(pool.cumulativeRewardFactor, minted - commission, totalStake)
                 .toUint128();
             _increaseDelegatedAmount(caller, minted, round, newPosPrev, newPosNext);
-            _totalBonded += uint128(minted);
+            _totalBonded += minted.toUint112();
             if (commission != 0) {
                 // The commission is the orchestrator's own new stake: it earns from next round, like a bond.
                 Delegator memory d = _delegators[caller];
@@ -424,7 +426,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
             _decreaseDelegatedAmount(delegate, penalty, round, address(0), address(0));
             unchecked {
                 // penalty was bonded
-                _totalBonded -= uint128(penalty);
+                _totalBonded -= uint112(penalty);
             }
             IMinter minter = IMinter(_registered(ContractIds.MINTER));
             if (finder != address(0)) {
@@ -442,8 +444,10 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         onlyManager(ContractIds.ROUNDS_MANAGER)
         returns (uint256 totalActiveStake)
     {
-        uint128 next = _nextRoundTotalActiveStake;
+        uint112 next = _nextRoundTotalActiveStake;
         _currentRoundTotalActiveStake = next;
+        // Every pool member is active in the round being initialized: joins and leaves take effect a round later.
+        _currentRoundPoolSize = _pool.size;
         return next;
     }
 
@@ -591,6 +595,11 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
     /// @inheritdoc IBondingManager
     function currentRoundTotalActiveStake() external view returns (uint256) {
         return _currentRoundTotalActiveStake;
+    }
+
+    /// @inheritdoc IBondingManager
+    function currentRoundPoolSize() external view returns (uint256) {
+        return _currentRoundPoolSize;
     }
 
     /// @inheritdoc IBondingManager
@@ -794,7 +803,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         _addPending(d, amount, round);
         _increaseDelegatedAmount(delegate, amount, round, newPosPrev, newPosNext);
         _delegators[delegator] = d;
-        _totalBonded += uint128(amount);
+        _totalBonded += uint112(amount); // the lock was bonded
         emit Rebonded(delegate, delegator, unbondingLockId, amount);
     }
 
@@ -817,7 +826,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         _setDelegatedAmount(t, newStake, round);
         if (t.deactivationRound == IN_POOL) {
             _pool.reposition(delegate, newStake, newPosPrev, newPosNext, _stakeOf);
-            _nextRoundTotalActiveStake += uint128(amount); // <= total bonded
+            _nextRoundTotalActiveStake += uint112(amount); // <= total bonded
         } else if (t.registered) {
             _tryJoinPool(delegate, t, newStake, round, newPosPrev, newPosNext);
         }
@@ -835,7 +844,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         _setDelegatedAmount(t, newStake, round);
         if (t.deactivationRound == IN_POOL) {
             _pool.reposition(delegate, newStake, newPosPrev, newPosNext, _stakeOf);
-            _nextRoundTotalActiveStake -= uint128(amount);
+            _nextRoundTotalActiveStake -= uint112(amount);
         }
     }
 
@@ -871,7 +880,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
             _leavePool(last, lastMember, round);
         }
         _pool.insert(member, stake, newPosPrev, newPosNext, _stakeOf);
-        _nextRoundTotalActiveStake += uint128(stake); // <= total bonded
+        _nextRoundTotalActiveStake += uint112(stake); // <= total bonded
         // A member that left earlier this round is still active in it: only cancel the departure.
         if (!_isActive(t, round)) t.activationRound = uint32(round + 1);
         t.deactivationRound = IN_POOL;
@@ -880,7 +889,7 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
 
     function _leavePool(address member, Transcoder storage t, uint256 round) private {
         _pool.remove(member);
-        _nextRoundTotalActiveStake -= t.delegatedAmount;
+        _nextRoundTotalActiveStake -= uint112(t.delegatedAmount); // was added when it joined
         uint32 deactivationRound = uint32(round + 1);
         t.deactivationRound = deactivationRound;
         emit TranscoderDeactivated(member, deactivationRound);

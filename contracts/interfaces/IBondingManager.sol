@@ -185,7 +185,7 @@ interface IBondingManager is IManager {
     /// `finder` (none if zero), burns the rest and removes `transcoder` from the pool. DisputeManager only.
     function slashTranscoder(address transcoder, address finder, uint256 slashAmount, uint256 finderFee) external;
 
-    /// @notice Snapshots the total stake of the orchestrators active in the round being initialized.
+    /// @notice Snapshots the total stake and the number of the orchestrators active in the round being initialized.
     /// RoundsManager only.
     /// @return totalActiveStake The snapshot, in LPT wei
     function setCurrentRoundTotalActiveStake() external returns (uint256 totalActiveStake);
@@ -282,6 +282,10 @@ interface IBondingManager is IManager {
 
     /// @notice The total active stake snapshotted for the current round, in LPT wei.
     function currentRoundTotalActiveStake() external view returns (uint256);
+
+    /// @notice How many orchestrators are active in the current round: the pool's size when the round was
+    /// initialized (joins and leaves take effect a round later). Reserves are split by this number.
+    function currentRoundPoolSize() external view returns (uint256);
 
     /// @notice What the total active stake would be if the next round started now.
     function nextRoundTotalActiveStake() external view returns (uint256);

@@ -87,13 +87,6 @@ export async function deploySuite(hre: HardhatRuntimeEnvironment, options: Deplo
     [controllerAddress, params.inflation, params.inflationChange, params.targetBondingRate],
     log,
   );
-  const roundsManager = await hre.upgrades.deployProxy(
-    await hre.ethers.getContractFactory("RoundsManager"),
-    [params.roundLength, params.roundLockAmount],
-    { kind: "uups", initializer: "initialize", constructorArgs: [controllerAddress] },
-  );
-  await roundsManager.waitForDeployment();
-  log(`  RoundsManager proxy ${await roundsManager.getAddress()}`);
   const bondingManager = await hre.upgrades.deployProxy(
     await hre.ethers.getContractFactory("BondingManager"),
     [params.unbondingPeriod, params.numActiveTranscoders],
@@ -101,7 +94,22 @@ export async function deploySuite(hre: HardhatRuntimeEnvironment, options: Deplo
   );
   await bondingManager.waitForDeployment();
   log(`  BondingManager proxy ${await bondingManager.getAddress()}`);
+  const ticketBroker = await hre.upgrades.deployProxy(
+    await hre.ethers.getContractFactory("TicketBroker"),
+    [params.unlockPeriod, params.ticketValidityPeriod],
+    { kind: "uups", initializer: "initialize", constructorArgs: [controllerAddress] },
+  );
+  await ticketBroker.waitForDeployment();
+  log(`  TicketBroker proxy ${await ticketBroker.getAddress()}`);
   const serviceRegistry = await deployContract(hre, "ServiceRegistry", [controllerAddress], log);
+  // Last, so that round 1 starts as close as possible to the end of the deployment.
+  const roundsManager = await hre.upgrades.deployProxy(
+    await hre.ethers.getContractFactory("RoundsManager"),
+    [params.roundLength, params.roundLockAmount],
+    { kind: "uups", initializer: "initialize", constructorArgs: [controllerAddress] },
+  );
+  await roundsManager.waitForDeployment();
+  log(`  RoundsManager proxy ${await roundsManager.getAddress()}`);
 
   const contracts: Record<ContractName, string> = {
     Controller: controllerAddress,
@@ -109,6 +117,7 @@ export async function deploySuite(hre: HardhatRuntimeEnvironment, options: Deplo
     Minter: await minter.getAddress(),
     RoundsManager: await roundsManager.getAddress(),
     BondingManager: await bondingManager.getAddress(),
+    TicketBroker: await ticketBroker.getAddress(),
     ServiceRegistry: await serviceRegistry.getAddress(),
   };
 

@@ -9,12 +9,13 @@ export const CONTRACT_NAMES = [
   "Minter",
   "RoundsManager",
   "BondingManager",
+  "TicketBroker",
   "ServiceRegistry",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** Managers deployed behind a UUPS proxy; `contracts.<Name>` is the proxy, `implementations.<Name>` the logic. */
-export const UPGRADEABLE_MANAGERS = ["RoundsManager", "BondingManager"] as const;
+export const UPGRADEABLE_MANAGERS = ["RoundsManager", "BondingManager", "TicketBroker"] as const;
 
 /** The file `scripts/deploy.ts` writes to `deployments/<network>.json`. */
 export interface DeploymentRecord {

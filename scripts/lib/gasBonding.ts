@@ -248,6 +248,7 @@ async function measurePoolOfHundred(
   );
 }
 
-function fixedWallet(label: string): Wallet {
+/** A wallet from a fixed label, so that addresses (and so calldata and gas) are the same on every run. */
+export function fixedWallet(label: string): Wallet {
   return new Wallet(keccak256(toUtf8Bytes(`streamflow-gas-snapshot:${label}`)));
 }

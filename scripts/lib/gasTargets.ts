@@ -63,6 +63,31 @@ export const GAS_TARGETS: GasTarget[] = [
   { label: "BondingManager.withdrawStake", anchor: "withdrawStake", target: 77_000, reference: 102_278 },
   { label: "BondingManager.withdrawFees", anchor: "withdrawFees", target: 109_000, reference: 145_714 },
   {
+    label: "TicketBroker.fundDeposit (first)",
+    anchor: "fundDeposit first",
+    target: 62_000,
+    reference: 82_932,
+  },
+  { label: "TicketBroker.fundDeposit (top-up)", anchor: "fundDeposit top-up", target: 49_000, reference: 65_832 },
+  {
+    label: "TicketBroker.redeemWinningTicket (first fees this round)",
+    anchor: "redeemWinningTicket: first fees this round",
+    target: 195_000,
+    reference: 260_642,
+  },
+  {
+    label: "TicketBroker.redeemWinningTicket (second ticket, same round)",
+    anchor: "redeemWinningTicket: second ticket, same round",
+    target: 152_000,
+    reference: 202_125,
+  },
+  {
+    label: "TicketBroker.batchRedeemWinningTickets (2 tickets, first fees this round)",
+    anchor: "batchRedeemWinningTickets, 2 tickets",
+    target: 300_000,
+    reference: 430_517,
+  },
+  {
     label: "BondingManager.reward (pool of 100, last member, with hint)",
     anchor: "pool of 100, reward by last member with hint",
     target: 202_000,

@@ -7,8 +7,8 @@ import type { ConfigurableTaskDefinition } from "hardhat/types";
 const FROM_HELP =
   "Account to act as: a signer index (0 = the network's first account) or one of the signers' addresses (default 0)";
 
-/** Adds the --from parameter every task shares. */
-function fromParam(definition: ConfigurableTaskDefinition): ConfigurableTaskDefinition {
+/** Adds the --from parameter every task shares (the ticket tasks too). */
+export function fromParam(definition: ConfigurableTaskDefinition): ConfigurableTaskDefinition {
   return definition.addOptionalParam("from", FROM_HELP);
 }
 

@@ -4,3 +4,4 @@ import "./bonding";
 import "./deploy";
 import "./gas";
 import "./storageLayout";
+import "./tickets";

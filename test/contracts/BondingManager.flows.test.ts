@@ -4,7 +4,7 @@ import { MaxUint256, ZeroAddress, parseEther } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 
-import { callAs, deployedSuite } from "../support/fixtures";
+import { callAs, suiteWithMockTicketBroker } from "../support/fixtures";
 import { startNextRound } from "../support/chain";
 
 const PERC = 1_000_000n;
@@ -54,7 +54,7 @@ describe("BondingManager flows", () => {
    *   cuts earlier in that round).
    */
   async function scenario() {
-    const s = await deployedSuite();
+    const s = await suiteWithMockTicketBroker();
     const bm = s.bondingManager;
     const [, O1, O2, O3, A1, A2, A3, B1, B2, M1, M2, M3] = await ethers.getSigners();
     const named: Record<string, HardhatEthersSigner> = { O1, O2, O3, A1, A2, A3, B1, B2, M1, M2, M3 };
@@ -296,7 +296,7 @@ describe("BondingManager flows", () => {
 
     /** O (1,000 LPT, keeps half the rewards) with a delegator D (1,000 LPT), active in the current round. */
     async function commission() {
-      const s = await deployedSuite();
+      const s = await suiteWithMockTicketBroker();
       const bm = s.bondingManager;
       const [, O, D] = await ethers.getSigners();
       for (const account of [O, D]) {

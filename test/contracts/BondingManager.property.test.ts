@@ -5,7 +5,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import fc from "fast-check";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 
-import { callAs, deployedSuite } from "../support/fixtures";
+import { callAs, suiteWithMockTicketBroker } from "../support/fixtures";
 import { startNextRound } from "../support/chain";
 import {
   ExactDelegator,
@@ -146,7 +146,7 @@ interface Account {
 }
 
 async function fundedSuite() {
-  const s = await deployedSuite();
+  const s = await suiteWithMockTicketBroker();
   const signers = await ethers.getSigners();
   const spender = await s.bondingManager.getAddress();
   for (const account of signers.slice(1, 1 + MAX_ORCHESTRATORS + MAX_DELEGATORS + 2)) {

@@ -3,7 +3,7 @@ import { ethers } from "hardhat";
 import { MaxUint256, ZeroAddress, id, parseEther } from "ethers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 
-import { ROUND_LENGTH, callAs, deployedSuite } from "../support/fixtures";
+import { ROUND_LENGTH, callAs, suiteWithMockTicketBroker } from "../support/fixtures";
 import { mineToNextTxBlock, startNextRound } from "../support/chain";
 
 const PERC = 1_000_000n;
@@ -29,7 +29,7 @@ const rewardFactorAfter = (open: bigint, delegatorsReward: bigint, totalStake: b
 describe("BondingManager", () => {
   /** The deployed suite with LPT handed out and approved, in a freshly initialized round. */
   async function funded() {
-    const s = await deployedSuite();
+    const s = await suiteWithMockTicketBroker();
     const [owner, t1, t2, alice, bob, carol, finder, stranger] = await ethers.getSigners();
     const bm = s.bondingManager;
     for (const account of [t1, t2, alice, bob, carol]) {

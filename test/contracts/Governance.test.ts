@@ -1,10 +1,11 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { ZeroAddress, id } from "ethers";
+import { ZeroAddress, ZeroHash, id } from "ethers";
 import type { BaseContract, Signer } from "ethers";
 import { impersonateAccount, loadFixture, setBalance } from "@nomicfoundation/hardhat-network-helpers";
 
 import { deployedSuite } from "../support/fixtures";
+import { MAX_WIN_PROB, TicketSender, recipientRandHash } from "../../offchain/pm";
 
 /**
  * Every state-changing function of every contract, with who may call it and how the pause treats it. The first
@@ -24,6 +25,32 @@ interface Entry {
 type Table = Record<string, Record<string, Entry>>;
 
 const stranger = () => ethers.getSigners().then((signers) => signers[9]);
+
+/**
+ * A well-formed winning ticket to the deployer, signed under the deployed broker's domain, with its recipientRand:
+ * `[ticket, sig, recipientRand]`. Only its creation round is not real, which the pause must be checked before.
+ */
+function signedTicket(s: Awaited<ReturnType<typeof deployedSuite>>) {
+  const recipientRand = 42n;
+  const sender = new TicketSender({
+    privateKey: "0x" + "a1".repeat(32),
+    domain: { chainId: BigInt(s.record.chainId), verifyingContract: s.record.contracts.TicketBroker },
+  });
+  const [{ ticket, sig }] = sender.createTickets(
+    {
+      recipient: s.record.deployer,
+      faceValue: 1n,
+      winProb: MAX_WIN_PROB,
+      recipientRandHash: recipientRandHash(recipientRand),
+      seed: ZeroHash,
+      expirationBlock: 0n,
+      creationRound: 1n,
+      creationRoundBlockHash: ZeroHash,
+    },
+    1,
+  );
+  return [ticket, sig, recipientRand] as const;
+}
 
 const TABLE: Table = {
   Controller: {
@@ -173,6 +200,42 @@ const TABLE: Table = {
       args: () => [1],
     },
   },
+  TicketBroker: {
+    initialize: { caller: "owner", strangerError: "InvalidInitialization", pause: "exempt", args: () => [2, 2] },
+    fundDeposit: { caller: "anyone", pause: "blocked", args: () => [{ value: 1n }] },
+    fundReserve: { caller: "anyone", pause: "blocked", args: () => [{ value: 1n }] },
+    fundDepositAndReserve: { caller: "anyone", pause: "blocked", args: () => [1n, 1n, { value: 2n }] },
+    unlock: { caller: "anyone", pause: "blocked", args: () => [] },
+    cancelUnlock: { caller: "anyone", pause: "blocked", args: () => [] },
+    withdraw: { caller: "anyone", pause: "blocked", args: () => [] },
+    redeemWinningTicket: { caller: "anyone", pause: "blocked", args: (s) => [...signedTicket(s)] },
+    batchRedeemWinningTickets: {
+      caller: "anyone",
+      pause: "blocked",
+      args: (s) => {
+        const [ticket, sig, recipientRand] = signedTicket(s);
+        return [[ticket], [sig], [recipientRand]];
+      },
+    },
+    setUnlockPeriod: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [3],
+    },
+    setTicketValidityPeriod: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [3],
+    },
+    upgradeToAndCall: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: (s) => [s.record.implementations.TicketBroker, "0x"],
+    },
+  },
   ServiceRegistry: {
     setServiceURI: { caller: "anyone", pause: "blocked", args: () => ["https://orchestrator.example:8935"] },
   },
@@ -198,6 +261,7 @@ async function contractsOf(s: Awaited<ReturnType<typeof deployedSuite>>): Promis
     RoundsManager: s.rounds,
     BondingManager: s.bondingManager,
     Minter: s.minter,
+    TicketBroker: s.ticketBroker,
     ServiceRegistry: s.serviceRegistry,
     LivepeerToken: s.token,
   };

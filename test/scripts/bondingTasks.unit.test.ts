@@ -40,6 +40,7 @@ import {
   Minter__factory,
   RoundsManager__factory,
   ServiceRegistry__factory,
+  TicketBroker__factory,
 } from "../../typechain-types";
 
 const LPT = { flag: "--amount", unit: "LPT" };
@@ -390,6 +391,7 @@ describe("bonding tasks: errors in plain words", () => {
     LivepeerToken__factory.abi,
     ServiceRegistry__factory.abi,
     Controller__factory.abi,
+    TicketBroker__factory.abi,
   ]);
   const bondingManager = new Interface(BondingManager__factory.abi);
   const token = new Interface(LivepeerToken__factory.abi);
@@ -399,6 +401,9 @@ describe("bonding tasks: errors in plain words", () => {
   it("holds each protocol error once", () => {
     const names = errors.fragments.map((fragment) => (fragment as ErrorFragment).name);
     expect(names.filter((name) => name === "SystemIsPaused")).to.have.length(1);
+    // Declared alike by the BondingManager and the TicketBroker: one selector, one entry.
+    expect(names.filter((name) => name === "CurrentRoundNotInitialized")).to.have.length(1);
+    expect(new Set(names).size).to.equal(names.length);
     expect(names).to.include.members(["CurrentRoundNotInitialized", "RoundAlreadyInitialized", "InsufficientETH"]);
     expect(names).to.include.members(["ERC20InsufficientBalance", "OwnableUnauthorizedAccount"]);
   });

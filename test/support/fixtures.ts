@@ -11,6 +11,7 @@ import type {
   Minter,
   RoundsManager,
   ServiceRegistry,
+  TicketBroker,
 } from "../../typechain-types";
 
 export const ROUND_LENGTH = 20n;
@@ -24,8 +25,7 @@ export interface Suite {
   rounds: RoundsManager;
   bondingManager: BondingManager;
   serviceRegistry: ServiceRegistry;
-  /** Registered as the TicketBroker until the real one exists; lets tests credit fees and act as it. */
-  ticketBroker: ManagerMock;
+  ticketBroker: TicketBroker;
   /** Registered as the DisputeManager until the real one exists; lets tests slash. */
   disputeManager: ManagerMock;
 }
@@ -34,10 +34,7 @@ export interface Suite {
 export async function deployedSuite(): Promise<Suite> {
   const { record } = await deploySuite(hre, { write: false });
   const controller = await ethers.getContractAt("Controller", record.contracts.Controller);
-  const factory = await ethers.getContractFactory("ManagerMock");
-  const ticketBroker = await factory.deploy();
-  const disputeManager = await factory.deploy();
-  await controller.setContract(id("TicketBroker"), await ticketBroker.getAddress());
+  const disputeManager = await (await ethers.getContractFactory("ManagerMock")).deploy();
   await controller.setContract(id("DisputeManager"), await disputeManager.getAddress());
   return {
     record,
@@ -47,19 +44,33 @@ export async function deployedSuite(): Promise<Suite> {
     rounds: await ethers.getContractAt("RoundsManager", record.contracts.RoundsManager),
     bondingManager: await ethers.getContractAt("BondingManager", record.contracts.BondingManager),
     serviceRegistry: await ethers.getContractAt("ServiceRegistry", record.contracts.ServiceRegistry),
-    ticketBroker,
+    ticketBroker: await ethers.getContractAt("TicketBroker", record.contracts.TicketBroker),
     disputeManager,
   };
 }
 
-export interface MockedBondingSuite extends Omit<Suite, "bondingManager"> {
+export interface MockedTicketBrokerSuite extends Omit<Suite, "ticketBroker"> {
+  /** A ManagerMock registered as the TicketBroker in place of the real one, so tests can credit fees as it. */
+  ticketBroker: ManagerMock;
+}
+
+/** The deployed suite with the TicketBroker replaced by a ManagerMock: for testing its callees in isolation. */
+export async function suiteWithMockTicketBroker(): Promise<MockedTicketBrokerSuite> {
+  const suite = await deployedSuite();
+  const ticketBroker = await (await ethers.getContractFactory("ManagerMock")).deploy();
+  await suite.controller.setContract(id("TicketBroker"), await ticketBroker.getAddress());
+  return { ...suite, ticketBroker };
+}
+
+export interface MockedBondingSuite extends Omit<MockedTicketBrokerSuite, "bondingManager"> {
   /** A ManagerMock registered as the BondingManager in place of the real one, so tests can act as it. */
   bondingManager: ManagerMock;
 }
 
-/** The deployed suite with the BondingManager replaced by a ManagerMock: for testing its callees in isolation. */
+/** The deployed suite with the BondingManager and the TicketBroker replaced by ManagerMocks: for testing their
+ * callees (the Minter, the token) in isolation. */
 export async function suiteWithMockBondingManager(): Promise<MockedBondingSuite> {
-  const suite = await deployedSuite();
+  const suite = await suiteWithMockTicketBroker();
   const bondingManager = await (await ethers.getContractFactory("ManagerMock")).deploy();
   await suite.controller.setContract(id("BondingManager"), await bondingManager.getAddress());
   return { ...suite, bondingManager };

@@ -27,6 +27,7 @@ import {
   requireSigner,
   transact,
   withFriendlyErrors,
+  withProtocol,
 } from "./protocol";
 import { IN_POOL_ROUND, type OrchestratorView, type StatusSnapshot, formatStatus } from "./status";
 
@@ -39,24 +40,6 @@ export interface FromArgs {
 
 function same(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
-}
-
-/**
- * Validates the input first (so a typo is reported even without a node), then connects as the --from signer and runs
- * the body; whatever fails reaches the CLI as one clean line.
- */
-async function withProtocol<I, T>(
-  hre: HardhatRuntimeEnvironment,
-  from: string | undefined,
-  log: Log | undefined,
-  parse: () => I,
-  body: (protocol: Protocol, self: string, input: I) => Promise<T>,
-): Promise<T> {
-  return withFriendlyErrors(hre, async () => {
-    const input = parse();
-    const protocol = await connectProtocol(hre, { from, log });
-    return body(protocol, requireSigner(protocol).address, input);
-  });
 }
 
 const noInput = () => undefined;

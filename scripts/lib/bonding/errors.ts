@@ -1,6 +1,8 @@
 // Reverts in plain words. A failed call carries the revert data somewhere in the provider's error; it is decoded
 // against the custom errors of every protocol contract (a call into the BondingManager can fail in the token or the
-// Minter) and each known error becomes a sentence that says what to do. No I/O: the ABIs come in as arguments.
+// Minter) and each known error becomes a sentence that says what to do. An error two contracts declare alike
+// (CurrentRoundNotInitialized) has one selector, so it has one sentence that fits both. No I/O: the ABIs come in as
+// arguments.
 import { AbiCoder, ErrorFragment, Interface, type InterfaceAbi, type Result, dataSlice, isHexString } from "ethers";
 
 import { formatEth, formatLpt, formatPercent } from "./amounts";
@@ -189,6 +191,76 @@ export function describeRevert(decoded: DecodedRevert, context: ErrorContext): s
       return `earnings can be settled only up to the current round ${big(1)}, not round ${big(0)}`;
     case "EarningsFactorsUnavailable":
       return `the earnings of ${text(0)} at round ${big(1)} are no longer known; ask about the current round instead`;
+    // Tickets: senders
+    case "ZeroFunding":
+      return "funding needs ETH: the amount must be more than zero";
+    case "FundingMismatch":
+      return (
+        `${formatEth(big(0))} was sent, not the ${formatEth(big(1))} of deposit plus ` +
+        `${formatEth(big(2))} of reserve it had to match`
+      );
+    case "NoFunds":
+      return (
+        `${text(0)} has no deposit or reserve: ` +
+        `fund first with \`npx hardhat fund --deposit <ETH> --reserve <ETH> ${network}\``
+      );
+    case "UnlockInProgress":
+      return (
+        `${text(0)} has already unlocked its funds; they can be withdrawn from round ${big(1)} ` +
+        `(\`npx hardhat cancel-unlock ${network}\` cancels the unlock)`
+      );
+    case "NoUnlockInProgress":
+      return (
+        `${text(0)} has no unlock in progress: ` +
+        `start one with \`npx hardhat unlock-funds ${network}\`, then withdraw when it is over`
+      );
+    case "FundsLocked": {
+      const [withdrawRound, currentRound] = [big(1), big(2)];
+      return (
+        `the funds of ${text(0)} unlock in round ${withdrawRound}; ` +
+        `it is round ${currentRound} (${rounds(withdrawRound - currentRound)} to go)`
+      );
+    }
+    case "SenderUnlocked":
+      return (
+        `${text(0)} unlocked its funds, withdrawable since round ${big(1)}: its tickets no longer pay ` +
+        "(the sender can fund again to make them pay)"
+      );
+    case "NothingToPay":
+      return (
+        `${text(0)} can pay ${text(1)} nothing now: its deposit is empty and its reserve allowance for ` +
+        `${text(1)} this round is used up; the ticket stays unused and can be redeemed once the sender funds again ` +
+        "(while the ticket is valid)"
+      );
+    // Tickets: redemption
+    case "BatchLengthMismatch":
+      return (
+        `the batch has ${big(0)} tickets, ${big(1)} signatures and ${big(2)} recipient rands: ` +
+        "it needs one of each per ticket"
+      );
+    case "CallerNotRecipient":
+      return `${text(0)} cannot redeem a ticket that pays ${text(1)}: only a ticket's recipient may redeem it`;
+    case "InvalidCreationRoundBlockHash":
+      return (
+        `the ticket's creation round ${big(0)} was never initialized or its block hash is not ${text(1)}: ` +
+        "ask the orchestrator for fresh ticket parameters"
+      );
+    case "TicketExpired":
+      return (
+        `the ticket was created in round ${big(0)} and could be redeemed only before round ${big(1)}: ` +
+        "it has expired"
+      );
+    case "InvalidRecipientRand":
+      return `the recipient's secret does not hash to the ticket's recipientRandHash ${text(0)}`;
+    case "TicketUsed":
+      return `the ticket ${text(0)} has already been redeemed`;
+    case "InvalidSenderSignature":
+      return `the ticket's signature is malformed or was not made by its sender ${text(0)}`;
+    case "TicketNotWinning":
+      return "the ticket did not win: only winning tickets can be redeemed";
+    // Tickets: governance
+    case "InvalidPeriod":
+      return `a period of ${big(0)} rounds is not allowed: it must be at least 1 round and fit in 32 bits`;
     // Minter
     case "InsufficientETH":
       return `the Minter holds ${formatEth(big(1))}, less than the ${formatEth(big(0))} requested`;

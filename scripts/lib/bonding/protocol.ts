@@ -1,6 +1,7 @@
-// The chain side of the bonding tasks: the deployment's contracts, the chosen signer, pool reads and a transaction
-// sender that turns every revert into a sentence. Imported lazily by scripts/tasks/bonding.ts: contracts are built from
-// the compiled artifacts, which do not exist before the first compile.
+// The chain side of the bonding and ticket tasks: the deployment's contracts, the chosen signer, pool reads and a
+// transaction sender that turns every revert into a sentence. Imported lazily by scripts/tasks/bonding.ts and
+// scripts/tasks/tickets.ts: contracts are built from the compiled artifacts, which do not exist before the first
+// compile.
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import {
   Contract,
@@ -16,7 +17,13 @@ import { HardhatPluginError } from "hardhat/plugins";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
 // Types only: erased at runtime, so no typechain module (each carries its bytecode) is loaded on every CLI call.
-import type { BondingManager, LivepeerToken, RoundsManager, ServiceRegistry } from "../../../typechain-types";
+import type {
+  BondingManager,
+  LivepeerToken,
+  RoundsManager,
+  ServiceRegistry,
+  TicketBroker,
+} from "../../../typechain-types";
 import {
   type ContractName,
   type DeploymentRecord,
@@ -30,9 +37,10 @@ import type { Pool } from "./hints";
 
 export const PLUGIN = "streamflow";
 
-/** The protocol contracts whose custom errors a bonding task can run into (a bond can revert in the token). */
+/** The protocol contracts whose custom errors a task can run into (a bond can revert in the token). */
 const PROTOCOL_CONTRACTS = [
   "BondingManager",
+  "TicketBroker",
   "RoundsManager",
   "Minter",
   "LivepeerToken",
@@ -95,6 +103,8 @@ export interface Protocol {
   roundsManager: RoundsManager;
   token: LivepeerToken;
   serviceRegistry: ServiceRegistry;
+  /** Absent when the deployment predates the TicketBroker; `requireTicketBroker` says what to do then. */
+  ticketBroker?: TicketBroker;
   /** Every protocol custom error, to decode reverts with. */
   errors: Interface;
   log: (line: string) => void;
@@ -108,11 +118,18 @@ export interface ConnectOptions {
   log?: (line: string) => void;
 }
 
+function missingContract(file: string, name: ContractName, network: string): HardhatPluginError {
+  return fail(`${file} has no contracts.${name}: deploy again with \`npx hardhat deploy --network ${network}\``);
+}
+
+function recordedAddress(record: DeploymentRecord, name: ContractName): string | undefined {
+  const address = record.contracts[name] as string | undefined;
+  return typeof address === "string" && address !== "" ? address : undefined;
+}
+
 function contractAddress(file: string, record: DeploymentRecord, name: ContractName, network: string): string {
-  const address = record.contracts[name];
-  if (typeof address !== "string" || address === "") {
-    throw fail(`${file} has no contracts.${name}: deploy again with \`npx hardhat deploy --network ${network}\``);
-  }
+  const address = recordedAddress(record, name);
+  if (address === undefined) throw missingContract(file, name, network);
   return address;
 }
 
@@ -156,6 +173,7 @@ export async function connectProtocol(hre: HardhatRuntimeEnvironment, options: C
   const runner = signer ?? provider;
   const connect = <T>(name: ContractName, address = contractAddress(file, record, name, network)): T =>
     new Contract(address, abiOf(hre, name), runner) as unknown as T;
+  const ticketBrokerAddress = recordedAddress(record, "TicketBroker");
   return {
     hre,
     network,
@@ -167,6 +185,8 @@ export async function connectProtocol(hre: HardhatRuntimeEnvironment, options: C
     roundsManager: connect<RoundsManager>("RoundsManager"),
     token: connect<LivepeerToken>("LivepeerToken"),
     serviceRegistry: connect<ServiceRegistry>("ServiceRegistry"),
+    ticketBroker:
+      ticketBrokerAddress === undefined ? undefined : connect<TicketBroker>("TicketBroker", ticketBrokerAddress),
     log: options.log ?? ((line) => console.log(line)),
   };
 }
@@ -185,6 +205,12 @@ export function requireSigner(protocol: Protocol): HardhatEthersSigner {
   return protocol.signer;
 }
 
+/** The TicketBroker, or the deploy-again sentence when the deployment has none. */
+export function requireTicketBroker(protocol: Protocol): TicketBroker {
+  if (protocol.ticketBroker === undefined) throw missingContract(protocol.file, "TicketBroker", protocol.network);
+  return protocol.ticketBroker;
+}
+
 /**
  * Runs a task body and makes sure whatever it throws reaches the CLI as one clean line: input mistakes as they are,
  * reverts decoded into words, anything else by its short message.
@@ -197,6 +223,24 @@ export async function withFriendlyErrors<T>(hre: HardhatRuntimeEnvironment, body
     if (error instanceof InputError) throw fail(error.message);
     throw fail(describeFailure(error, protocolErrors(hre), { network: hre.network.name }));
   }
+}
+
+/**
+ * Validates the input first (so a typo is reported even without a node), then connects as the --from signer and runs
+ * the body; whatever fails reaches the CLI as one clean line.
+ */
+export async function withProtocol<I, T>(
+  hre: HardhatRuntimeEnvironment,
+  from: string | undefined,
+  log: ((line: string) => void) | undefined,
+  parse: () => I,
+  body: (protocol: Protocol, self: string, input: I) => Promise<T>,
+): Promise<T> {
+  return withFriendlyErrors(hre, async () => {
+    const input = parse();
+    const protocol = await connectProtocol(hre, { from, log });
+    return body(protocol, requireSigner(protocol).address, input);
+  });
 }
 
 /** The current round, or the CurrentRoundNotInitialized sentence before anything is sent. */
@@ -213,12 +257,16 @@ function parseEvents(
   protocol: Protocol,
   logs: readonly { address: string; topics: readonly string[]; data: string }[],
 ) {
-  const byAddress = new Map<string, Interface>([
-    [protocol.bondingManager.target.toString().toLowerCase(), protocol.bondingManager.interface],
-    [protocol.roundsManager.target.toString().toLowerCase(), protocol.roundsManager.interface],
-    [protocol.token.target.toString().toLowerCase(), protocol.token.interface],
-    [protocol.serviceRegistry.target.toString().toLowerCase(), protocol.serviceRegistry.interface],
-  ]);
+  const contracts = [
+    protocol.bondingManager,
+    protocol.roundsManager,
+    protocol.token,
+    protocol.serviceRegistry,
+    ...(protocol.ticketBroker === undefined ? [] : [protocol.ticketBroker]),
+  ];
+  const byAddress = new Map<string, Interface>(
+    contracts.map((contract) => [contract.target.toString().toLowerCase(), contract.interface]),
+  );
   const events: ParsedEvent[] = [];
   for (const log of logs) {
     const contractInterface = byAddress.get(log.address.toLowerCase());
