@@ -693,7 +693,7 @@ describe("TicketRecipient", () => {
         expectRefusal(
           () => recipient.validate(sender.createTickets(params, 1)[0], expiration, context),
           "SENDER_UNLOCKING",
-          /must cancel the unlock \(TicketBroker\.cancelUnlock/,
+          /must cancel the unlock \(`npx hardhat cancel-unlock`/,
         );
       });
 

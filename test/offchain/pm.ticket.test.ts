@@ -612,7 +612,7 @@ describe("faceValueFor", () => {
     expect(error.message).to.contain("0.0005 ETH"); // max float
     expect(error.message).to.contain("0.001 ETH"); // 100,000 gas at 10 gwei
     expect(error.message).to.contain(SENDER);
-    expect(error.message).to.match(/fundDeposit|fundReserve/);
+    expect(error.message).to.match(/npx hardhat fund --deposit/);
   });
 
   it("refuses with SENDER_INSUFFICIENT_FUNDS when the sender can back nothing", () => {
