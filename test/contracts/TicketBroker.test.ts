@@ -32,6 +32,7 @@ import {
   signDigest,
 } from "../../offchain/pm";
 import type { Ticket, TicketDomain } from "../../offchain/pm";
+import type { TicketBroker } from "../../typechain-types";
 
 const UNLOCK_PERIOD = 2n;
 const TICKET_VALIDITY_PERIOD = 2n;
@@ -1629,77 +1630,52 @@ describe("TicketBroker", () => {
   });
 
   // ---------------------------------------------------------------------------------------------------------------
-  describe("setUnlockPeriod", () => {
-    it("reverts when the caller is not the Controller owner", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.connect(s.stranger).setUnlockPeriod(3))
-        .to.be.revertedWithCustomError(s.tb, "CallerNotControllerOwner")
-        .withArgs(s.stranger.address);
-    });
+  // Both period setters share their rules: owner only, at least one round, at most 32 bits, allowed while paused.
+  for (const [setter, getter] of [
+    ["setUnlockPeriod", "unlockPeriod"],
+    ["setTicketValidityPeriod", "ticketValidityPeriod"],
+  ] as const) {
+    describe(setter, () => {
+      const set = (s: Base, period: bigint, caller: Signer = s.owner) =>
+        (s.tb.connect(caller) as TicketBroker)[setter](period);
 
-    it("sets the period and emits ParameterUpdate", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.setUnlockPeriod(3)).to.emit(s.tb, "ParameterUpdate").withArgs("unlockPeriod");
-      expect(await s.tb.unlockPeriod()).to.equal(3n);
-    });
+      it("reverts when the caller is not the Controller owner", async () => {
+        const s = await loadFixture(base);
+        await expect(set(s, 3n, s.stranger))
+          .to.be.revertedWithCustomError(s.tb, "CallerNotControllerOwner")
+          .withArgs(s.stranger.address);
+      });
 
-    it("reverts when the period is zero", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.setUnlockPeriod(0)).to.be.revertedWithCustomError(s.tb, "InvalidPeriod").withArgs(0n);
-    });
+      it("sets the period and emits ParameterUpdate", async () => {
+        const s = await loadFixture(base);
+        await expect(set(s, 3n)).to.emit(s.tb, "ParameterUpdate").withArgs(getter);
+        expect(await s.tb[getter]()).to.equal(3n);
+      });
 
-    it("accepts the largest 32-bit period and reverts above it", async () => {
-      const s = await loadFixture(base);
-      await s.tb.setUnlockPeriod(UINT32_MAX);
-      expect(await s.tb.unlockPeriod()).to.equal(UINT32_MAX);
-      await expect(s.tb.setUnlockPeriod(UINT32_MAX + 1n))
-        .to.be.revertedWithCustomError(s.tb, "InvalidPeriod")
-        .withArgs(UINT32_MAX + 1n);
-    });
+      it("reverts when the period is zero", async () => {
+        const s = await loadFixture(base);
+        await expect(set(s, 0n)).to.be.revertedWithCustomError(s.tb, "InvalidPeriod").withArgs(0n);
+      });
 
-    it("works while the system is paused", async () => {
-      const s = await loadFixture(base);
-      await s.controller.pause();
-      await expect(s.tb.setUnlockPeriod(4)).to.emit(s.tb, "ParameterUpdate");
-      expect(await s.tb.unlockPeriod()).to.equal(4n);
-    });
-  });
+      it("accepts the largest 32-bit period and reverts above it", async () => {
+        const s = await loadFixture(base);
+        await set(s, UINT32_MAX);
+        expect(await s.tb[getter]()).to.equal(UINT32_MAX);
+        await expect(set(s, UINT32_MAX + 1n))
+          .to.be.revertedWithCustomError(s.tb, "InvalidPeriod")
+          .withArgs(UINT32_MAX + 1n);
+      });
 
-  describe("setTicketValidityPeriod", () => {
-    it("reverts when the caller is not the Controller owner", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.connect(s.stranger).setTicketValidityPeriod(3))
-        .to.be.revertedWithCustomError(s.tb, "CallerNotControllerOwner")
-        .withArgs(s.stranger.address);
+      it("works while the system is paused", async () => {
+        const s = await loadFixture(base);
+        await s.controller.pause();
+        await expect(set(s, 4n)).to.emit(s.tb, "ParameterUpdate");
+        expect(await s.tb[getter]()).to.equal(4n);
+      });
     });
+  }
 
-    it("sets the period and emits ParameterUpdate", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.setTicketValidityPeriod(3)).to.emit(s.tb, "ParameterUpdate").withArgs("ticketValidityPeriod");
-      expect(await s.tb.ticketValidityPeriod()).to.equal(3n);
-    });
-
-    it("reverts when the period is zero", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.setTicketValidityPeriod(0)).to.be.revertedWithCustomError(s.tb, "InvalidPeriod").withArgs(0n);
-    });
-
-    it("accepts the largest 32-bit period and reverts above it", async () => {
-      const s = await loadFixture(base);
-      await s.tb.setTicketValidityPeriod(UINT32_MAX);
-      expect(await s.tb.ticketValidityPeriod()).to.equal(UINT32_MAX);
-      await expect(s.tb.setTicketValidityPeriod(UINT32_MAX + 1n))
-        .to.be.revertedWithCustomError(s.tb, "InvalidPeriod")
-        .withArgs(UINT32_MAX + 1n);
-    });
-
-    it("works while the system is paused", async () => {
-      const s = await loadFixture(base);
-      await s.controller.pause();
-      await expect(s.tb.setTicketValidityPeriod(4)).to.emit(s.tb, "ParameterUpdate");
-      expect(await s.tb.ticketValidityPeriod()).to.equal(4n);
-    });
-
+  describe("setTicketValidityPeriod and outstanding tickets", () => {
     it("shortens the life of outstanding tickets", async () => {
       const s = await loadFixture(withOrchestrator);
       await s.tb.connect(s.sender).fundDeposit({ value: ETH("1") });

@@ -2,9 +2,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { JsonRpcProvider, parseEther, toQuantity } from "ethers";
+import { JsonRpcProvider, parseEther } from "ethers";
 
-import { type HardhatNode, type RunResult, runHardhat, startHardhatNode } from "../support/processes";
+import { type RunResult, runHardhat } from "../support/processes";
+import { type DeployedNode, startDeployedNode } from "../support/deployedNode";
 import { BondingManager__factory, LivepeerToken__factory, RoundsManager__factory } from "../../typechain-types";
 import type { DeploymentRecord } from "../../scripts/lib/deployment";
 
@@ -20,8 +21,7 @@ function errorLine(result: RunResult): string {
 describe("e2e: bonding tasks against a `hardhat node`", function () {
   this.timeout(120_000);
 
-  let node: HardhatNode;
-  let dir: string;
+  let chain: DeployedNode;
   let env: NodeJS.ProcessEnv;
   let provider: JsonRpcProvider;
   let record: DeploymentRecord;
@@ -33,30 +33,11 @@ describe("e2e: bonding tasks against a `hardhat node`", function () {
   const bondingManager = () => BondingManager__factory.connect(record.contracts.BondingManager, provider);
   const roundsManager = () => RoundsManager__factory.connect(record.contracts.RoundsManager, provider);
 
-  /**
-   * Mines the rest of the round and the first block of the next, so that views (which run at the latest block) and
-   * the next transactions (in the blocks after it) agree on the round, with 19 blocks to go before it ends.
-   */
-  async function mineToNextRound(): Promise<bigint> {
-    const rounds = roundsManager();
-    const [start, length, latest] = await Promise.all([
-      rounds.currentRoundStartBlock(),
-      rounds.roundLength(),
-      provider.getBlockNumber(),
-    ]);
-    await provider.send("hardhat_mine", [toQuantity(start + length - BigInt(latest))]);
-    return rounds.currentRound();
-  }
+  const mineToNextRound = () => chain.mineToNextRound();
 
   before(async () => {
-    node = await startHardhatNode();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "streamflow-e2e-bonding-"));
-    env = { LOCALHOST_RPC_URL: node.url, DEPLOYMENTS_DIR: dir };
-    const deployed = await runHardhat(["deploy", "--network", "localhost"], env);
-    expect(deployed.code, deployed.stderr).to.equal(0);
-    record = JSON.parse(fs.readFileSync(path.join(dir, "localhost.json"), "utf8"));
-
-    provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1 });
+    chain = await startDeployedNode("bonding");
+    ({ env, provider, record } = chain);
     const deployer = await provider.getSigner(0);
     orchestrator = (await provider.getSigner(1)).address;
     delegator = (await provider.getSigner(2)).address;
@@ -68,9 +49,7 @@ describe("e2e: bonding tasks against a `hardhat node`", function () {
   });
 
   after(async () => {
-    provider?.destroy();
-    await node?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await chain?.stop();
   });
 
   it("tells the user to deploy first when the network has no deployment", async () => {

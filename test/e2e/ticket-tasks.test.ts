@@ -1,10 +1,8 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { expect } from "chai";
-import { JsonRpcProvider, parseEther, toQuantity } from "ethers";
+import { JsonRpcProvider, parseEther } from "ethers";
 
-import { type HardhatNode, type RunResult, runHardhat, startHardhatNode } from "../support/processes";
+import { type RunResult, runHardhat } from "../support/processes";
+import { type DeployedNode, startDeployedNode } from "../support/deployedNode";
 import { LivepeerToken__factory, RoundsManager__factory, TicketBroker__factory } from "../../typechain-types";
 import type { DeploymentRecord } from "../../scripts/lib/deployment";
 
@@ -22,8 +20,7 @@ function errorLine(result: RunResult): string {
 describe("e2e: broadcaster (ticket sender) tasks against a `hardhat node`", function () {
   this.timeout(120_000);
 
-  let node: HardhatNode;
-  let dir: string;
+  let chain: DeployedNode;
   let env: NodeJS.ProcessEnv;
   let provider: JsonRpcProvider;
   let record: DeploymentRecord;
@@ -41,36 +38,18 @@ describe("e2e: broadcaster (ticket sender) tasks against a `hardhat node`", func
   const broker = () => TicketBroker__factory.connect(record.contracts.TicketBroker, provider);
   const roundsManager = () => RoundsManager__factory.connect(record.contracts.RoundsManager, provider);
 
-  /** Mines the rest of the round and the first block of the next (the same as the bonding e2e). */
-  async function mineToNextRound(): Promise<bigint> {
-    const rounds = roundsManager();
-    const [start, length, latest] = await Promise.all([
-      rounds.currentRoundStartBlock(),
-      rounds.roundLength(),
-      provider.getBlockNumber(),
-    ]);
-    await provider.send("hardhat_mine", [toQuantity(start + length - BigInt(latest))]);
-    return rounds.currentRound();
-  }
+  const mineToNextRound = () => chain.mineToNextRound();
 
   before(async () => {
-    node = await startHardhatNode();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "streamflow-e2e-tickets-"));
-    env = { LOCALHOST_RPC_URL: node.url, DEPLOYMENTS_DIR: dir };
-    const deployed = await runHardhat(["deploy", "--network", "localhost"], env);
-    expect(deployed.code, deployed.stderr).to.equal(0);
-    record = JSON.parse(fs.readFileSync(path.join(dir, "localhost.json"), "utf8"));
-
-    provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1 });
+    chain = await startDeployedNode("tickets");
+    ({ env, provider, record } = chain);
     sender = (await provider.getSigner(3)).address;
     startBalance = await provider.getBalance(sender);
     round = await mineToNextRound();
   });
 
   after(async () => {
-    provider?.destroy();
-    await node?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await chain?.stop();
   });
 
   it("fund --deposit --reserve adds both in one transaction and says the resulting books", async () => {

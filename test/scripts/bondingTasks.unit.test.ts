@@ -42,6 +42,7 @@ import {
   ServiceRegistry__factory,
   TicketBroker__factory,
 } from "../../typechain-types";
+import { thrownBy } from "../support/assertions";
 
 const LPT = { flag: "--amount", unit: "LPT" };
 const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
@@ -51,15 +52,7 @@ const C = address(0xc);
 const D = address(0xd);
 const SELF = address(0xee);
 
-function inputErrorOf(run: () => unknown): InputError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).to.be.instanceOf(InputError);
-    return error as InputError;
-  }
-  throw new Error("expected an InputError");
-}
+const inputErrorOf = (run: () => unknown): InputError => thrownBy(InputError, run);
 
 describe("bonding tasks: input parsing", () => {
   describe("parseTokenAmount", () => {

@@ -14,21 +14,14 @@ import {
   ITicketBroker__factory,
   TicketBroker__factory,
 } from "../../typechain-types";
+import { thrownBy } from "../support/assertions";
 
 const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
 const SENDER = address(0x5e);
 const RECIPIENT = address(0x7e);
 const context = { network: "localhost" };
 
-function inputErrorOf(run: () => unknown): InputError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).to.be.instanceOf(InputError);
-    return error as InputError;
-  }
-  throw new Error("expected an InputError");
-}
+const inputErrorOf = (run: () => unknown): InputError => thrownBy(InputError, run);
 
 describe("ticket tasks: funding", () => {
   it("parses --deposit and --reserve exactly, either or both", () => {

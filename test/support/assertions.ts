@@ -9,3 +9,14 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   }
   throw new AssertionError("expected the promise to reject, but it resolved");
 }
+
+/** The error `run` throws, which must be an instance of `type`; fails the test otherwise. */
+export function thrownBy<E extends Error>(type: abstract new (...args: never[]) => E, run: () => unknown): E {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof type) return error;
+    throw new AssertionError(`expected a ${type.name}, got ${String(error)}`);
+  }
+  throw new AssertionError(`expected a ${type.name}, but nothing was thrown`);
+}
