@@ -238,6 +238,37 @@ describe("TicketBroker", () => {
   });
 
   // ---------------------------------------------------------------------------------------------------------------
+  // What every funding function does alike, each called with `value` wei (all of it to the deposit).
+  const fundings = {
+    fundDeposit: (s: Base, value: bigint) => s.tb.connect(s.sender).fundDeposit({ value }),
+    fundReserve: (s: Base, value: bigint) => s.tb.connect(s.sender).fundReserve({ value }),
+    fundDepositAndReserve: (s: Base, value: bigint) =>
+      s.tb.connect(s.sender).fundDepositAndReserve(value, 0n, { value }),
+  };
+  for (const [name, fund] of Object.entries(fundings)) {
+    describe(`${name}, like every funding function`, () => {
+      it("reverts when no ETH is sent", async () => {
+        const s = await loadFixture(base);
+        await expect(fund(s, 0n)).to.be.revertedWithCustomError(s.tb, "ZeroFunding");
+      });
+
+      it("reverts when the system is paused", async () => {
+        const s = await loadFixture(base);
+        await s.controller.pause();
+        await expect(fund(s, 1n)).to.be.revertedWithCustomError(s.tb, "SystemIsPaused");
+      });
+
+      it("cancels the sender's unlock and emits UnlockCancelled", async () => {
+        const s = await loadFixture(base);
+        await s.tb.connect(s.sender).fundDeposit({ value: ETH("1") });
+        await s.tb.connect(s.sender).unlock();
+        await expect(fund(s, 1n)).to.emit(s.tb, "UnlockCancelled").withArgs(s.sender.address);
+        expect(await s.tb.isUnlockInProgress(s.sender.address)).to.equal(false);
+        expect((await senderInfo(s)).withdrawRound).to.equal(0n);
+      });
+    });
+  }
+
   describe("fundDeposit", () => {
     it("adds the value to the sender's deposit", async () => {
       const s = await loadFixture(base);
@@ -264,31 +295,6 @@ describe("TicketBroker", () => {
       await expect(tx)
         .to.emit(s.minter, "ETHDeposited")
         .withArgs(await s.tb.getAddress(), ETH("1"));
-    });
-
-    it("reverts when no ETH is sent", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.connect(s.sender).fundDeposit()).to.be.revertedWithCustomError(s.tb, "ZeroFunding");
-    });
-
-    it("reverts when the system is paused", async () => {
-      const s = await loadFixture(base);
-      await s.controller.pause();
-      await expect(s.tb.connect(s.sender).fundDeposit({ value: 1n })).to.be.revertedWithCustomError(
-        s.tb,
-        "SystemIsPaused",
-      );
-    });
-
-    it("cancels the sender's unlock and emits UnlockCancelled", async () => {
-      const s = await loadFixture(base);
-      await s.tb.connect(s.sender).fundDeposit({ value: ETH("1") });
-      await s.tb.connect(s.sender).unlock();
-      await expect(s.tb.connect(s.sender).fundDeposit({ value: 1n }))
-        .to.emit(s.tb, "UnlockCancelled")
-        .withArgs(s.sender.address);
-      expect(await s.tb.isUnlockInProgress(s.sender.address)).to.equal(false);
-      expect((await senderInfo(s)).withdrawRound).to.equal(0n);
     });
 
     it("reverts when the deposit would not fit in 112 bits", async () => {
@@ -327,30 +333,6 @@ describe("TicketBroker", () => {
         [s.sender, s.minter],
         [-ETH("2"), ETH("2")],
       );
-    });
-
-    it("reverts when no ETH is sent", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.connect(s.sender).fundReserve()).to.be.revertedWithCustomError(s.tb, "ZeroFunding");
-    });
-
-    it("reverts when the system is paused", async () => {
-      const s = await loadFixture(base);
-      await s.controller.pause();
-      await expect(s.tb.connect(s.sender).fundReserve({ value: 1n })).to.be.revertedWithCustomError(
-        s.tb,
-        "SystemIsPaused",
-      );
-    });
-
-    it("cancels the sender's unlock and emits UnlockCancelled", async () => {
-      const s = await loadFixture(base);
-      await s.tb.connect(s.sender).fundReserve({ value: ETH("1") });
-      await s.tb.connect(s.sender).unlock();
-      await expect(s.tb.connect(s.sender).fundReserve({ value: 1n }))
-        .to.emit(s.tb, "UnlockCancelled")
-        .withArgs(s.sender.address);
-      expect(await s.tb.isUnlockInProgress(s.sender.address)).to.equal(false);
     });
 
     it("does not touch another sender's unlock", async () => {
@@ -395,14 +377,6 @@ describe("TicketBroker", () => {
       await expect(tx).not.to.emit(s.tb, "DepositFunded");
     });
 
-    it("reverts when no ETH is sent", async () => {
-      const s = await loadFixture(base);
-      await expect(s.tb.connect(s.sender).fundDepositAndReserve(0, 0)).to.be.revertedWithCustomError(
-        s.tb,
-        "ZeroFunding",
-      );
-    });
-
     it("reverts when the value is less than the sum", async () => {
       const s = await loadFixture(base);
       await expect(s.tb.connect(s.sender).fundDepositAndReserve(ETH("1"), ETH("2"), { value: ETH("2") }))
@@ -429,25 +403,6 @@ describe("TicketBroker", () => {
       await expect(s.tb.connect(s.sender).fundDepositAndReserve(1, MaxUint256, { value: 1n }))
         .to.be.revertedWithCustomError(s.tb, "FundingMismatch")
         .withArgs(1n, 1n, MaxUint256);
-    });
-
-    it("reverts when the system is paused", async () => {
-      const s = await loadFixture(base);
-      await s.controller.pause();
-      await expect(s.tb.connect(s.sender).fundDepositAndReserve(1, 1, { value: 2n })).to.be.revertedWithCustomError(
-        s.tb,
-        "SystemIsPaused",
-      );
-    });
-
-    it("cancels the sender's unlock and emits UnlockCancelled", async () => {
-      const s = await loadFixture(base);
-      await s.tb.connect(s.sender).fundDeposit({ value: ETH("1") });
-      await s.tb.connect(s.sender).unlock();
-      await expect(s.tb.connect(s.sender).fundDepositAndReserve(1, 1, { value: 2n }))
-        .to.emit(s.tb, "UnlockCancelled")
-        .withArgs(s.sender.address);
-      expect(await s.tb.isUnlockInProgress(s.sender.address)).to.equal(false);
     });
   });
 
