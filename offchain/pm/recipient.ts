@@ -167,7 +167,6 @@ export class TicketRecipient {
       ticketHash = this.hasher.hash(ticket);
       sig = fromHex(signed.sig, 65, "sig");
       sender = "0x" + fromHex(ticket.sender, 20, "sender").toString("hex");
-      fromHex(expiration.seed, 32, "seed");
       if (typeof expiration.expirationBlock !== "bigint") {
         throw new TicketFieldError("expirationBlock", "expected a bigint");
       }
@@ -289,7 +288,6 @@ export class TicketRecipient {
     }
     const blockHash =
       ticket.creationRound <= context.currentRound ? context.blockHashForRound(ticket.creationRound) : undefined;
-    fromHex(ticket.creationRoundBlockHash, 32, "creationRoundBlockHash");
     if (
       blockHash === undefined ||
       blockHash.toLowerCase() === ZERO_HASH ||

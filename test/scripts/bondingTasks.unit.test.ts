@@ -43,6 +43,7 @@ import {
   TicketBroker__factory,
 } from "../../typechain-types";
 import { thrownBy } from "../support/assertions";
+import { expectDescribedTasks } from "../support/tasks";
 
 const LPT = { flag: "--amount", unit: "LPT" };
 const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
@@ -622,15 +623,7 @@ describe("bonding tasks: definitions", () => {
   ];
 
   it("every task has a description and an optional --from", () => {
-    for (const name of tasks) {
-      const definition = hre.tasks[name];
-      expect(definition, name).to.not.equal(undefined);
-      expect(definition!.description, name).to.have.length.greaterThan(30);
-      expect(definition!.paramDefinitions.from?.isOptional, name).to.equal(true);
-      for (const param of Object.values(definition!.paramDefinitions)) {
-        expect(param.description, `${name} --${param.name}`).to.have.length.greaterThan(10);
-      }
-    }
+    expectDescribedTasks(hre, tasks);
   });
 
   it("declares the documented parameters", () => {

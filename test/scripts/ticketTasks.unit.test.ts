@@ -15,6 +15,7 @@ import {
   TicketBroker__factory,
 } from "../../typechain-types";
 import { thrownBy } from "../support/assertions";
+import { expectDescribedTasks } from "../support/tasks";
 
 const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
 const SENDER = address(0x5e);
@@ -257,16 +258,7 @@ describe("ticket tasks: definitions", () => {
   const tasks = ["fund", "unlock-funds", "cancel-unlock", "withdraw-funds", "sender-status"];
 
   it("every task has a description and an optional --from", () => {
-    for (const name of tasks) {
-      const definition = hre.tasks[name];
-      expect(definition, name).to.not.equal(undefined);
-      expect(definition!.description, name).to.have.length.greaterThan(30);
-      expect(definition!.paramDefinitions.from?.isOptional, name).to.equal(true);
-      for (const param of Object.values(definition!.paramDefinitions)) {
-        expect(param.description, `${name} --${param.name}`).to.have.length.greaterThan(10);
-        expect(param.isOptional, `${name} --${param.name}`).to.equal(true);
-      }
-    }
+    expectDescribedTasks(hre, tasks, true);
   });
 
   it("declares the documented parameters", () => {
