@@ -1,0 +1,44 @@
+/** offchain/media: every use of ffmpeg/ffprobe in Streamflow goes through this module. See docs/media.md. */
+export { type Binary, type MediaTools, locateBinary, mediaTools, probeEnv } from "./binaries";
+export { MediaError, type MediaErrorCode, isMediaError } from "./errors";
+export { GpuPool, type GpuSelfTest, detectNvidiaGpus, parseGpuList, selfTestGpu } from "./gpu";
+export { avcCodecString, parseSps } from "./h264";
+export {
+  type PlaylistKind,
+  type PlaylistSegment,
+  type Variant,
+  audioCodecString,
+  masterPlaylist,
+  measuredBandwidth,
+  mediaPlaylist,
+  nominalVariant,
+  targetDurationFor,
+} from "./hls";
+export {
+  DEFAULT_LADDER,
+  type FittedRendition,
+  PRESETS,
+  type Rendition,
+  canonicalLadderJson,
+  fitLadder,
+  fitRendition,
+  ladderFromJson,
+  ladderFromPresets,
+  profilesHash,
+  renditionFromJson,
+  validateLadder,
+} from "./ladder";
+export { checkTransportStream, inspectTransportStream } from "./mpegts";
+export { type SourceInfo, probeSegment } from "./probe";
+export {
+  DEFAULT_SEGMENT_LIMITS,
+  type EncodeSettings,
+  type HardwarePlan,
+  type RenditionOutput,
+  type SegmentLimits,
+  type TranscodeResult,
+  buildTranscodeArgs,
+  segmentTimeoutMs,
+  transcodeSegment,
+} from "./transcode";
+export { type TestSegmentOptions, generateTestSegment } from "./testsrc";
