@@ -7,6 +7,7 @@ import type { MediaTools } from "./binaries";
 import { MediaError } from "./errors";
 import type { HardwarePlan } from "./transcode";
 import { logTail, runProcess } from "./run";
+import { generateTestSegment } from "./testsrc";
 
 const SELF_TEST_TIMEOUT_MS = 30_000;
 
@@ -52,93 +53,36 @@ export interface GpuSelfTest {
   problems: string[];
 }
 
-async function tinyH264Clip(tools: MediaTools): Promise<Buffer> {
-  const result = await runProcess(tools.ffmpeg.path, {
-    args: [
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-f",
-      "lavfi",
-      "-i",
-      "testsrc2=s=320x180:r=30:d=0.5",
-      "-c:v",
-      "libx264",
-      "-preset",
-      "ultrafast",
-      "-pix_fmt",
-      "yuv420p",
-      "-f",
-      "mpegts",
-      "pipe:1",
-    ],
-    timeoutMs: SELF_TEST_TIMEOUT_MS,
-  });
-  if (result.code !== 0)
-    throw new MediaError("FFMPEG_UNSUPPORTED", `Could not make the self-test clip: ${logTail(result.stderrTail)}`);
-  return result.stdout;
-}
-
-/** Decodes a clip with NVDEC and scales it with scale_cuda; encodes a clip with NVENC; on one GPU. */
+/** Decodes a clip with NVDEC and scales it with scale_cuda; encodes it again with NVENC; on one GPU. */
 export async function selfTestGpu(tools: MediaTools, gpu: number): Promise<GpuSelfTest> {
   const problems: string[] = [];
-  let decode = false;
-  let encode = false;
-  if (!tools.hwaccels.has("cuda"))
-    problems.push(`ffmpeg ${tools.ffmpeg.version} at ${tools.ffmpeg.path} has no cuda hwaccel`);
-  else if (!tools.filters.has("scale_cuda")) problems.push("ffmpeg has no scale_cuda filter");
-  else {
-    const clip = await tinyH264Clip(tools);
+  let clip: Buffer | undefined;
+  /** Runs ffmpeg on a tiny generated H.264 clip fed on stdin, discarding the output. */
+  const attempt = async (what: string, args: string[]): Promise<boolean> => {
+    clip ??= await generateTestSegment(tools, { width: 320, height: 180, durationSec: 0.5, audio: false });
     const result = await runProcess(tools.ffmpeg.path, {
-      args: [
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-hwaccel",
-        "cuda",
-        "-hwaccel_device",
-        `${gpu}`,
-        "-hwaccel_output_format",
-        "cuda",
-        "-f",
-        "mpegts",
-        "-i",
-        "pipe:0",
-        "-vf",
-        "scale_cuda=w=160:h=90,hwdownload,format=nv12",
-        "-f",
-        "null",
-        "-",
-      ],
+      args: ["-hide_banner", "-loglevel", "error", ...args, "-f", "null", "-"],
       input: clip,
       timeoutMs: SELF_TEST_TIMEOUT_MS,
     });
-    decode = result.code === 0;
-    if (!decode) problems.push(`NVDEC/scale_cuda on GPU ${gpu} failed: ${logTail(result.stderrTail, 2)}`);
+    if (result.code !== 0) problems.push(`${what} on GPU ${gpu} failed: ${logTail(result.stderrTail, 2)}`);
+    return result.code === 0;
+  };
+  let decode = false;
+  let encode = false;
+  const cudaInput = ["-hwaccel", "cuda", "-hwaccel_device", `${gpu}`, "-hwaccel_output_format", "cuda"];
+  if (!tools.hwaccels.has("cuda")) {
+    problems.push(`ffmpeg ${tools.ffmpeg.version} at ${tools.ffmpeg.path} has no cuda hwaccel`);
+  } else if (!tools.filters.has("scale_cuda")) {
+    problems.push("ffmpeg has no scale_cuda filter");
+  } else {
+    const scale = ["-vf", "scale_cuda=w=160:h=90,hwdownload,format=nv12"];
+    decode = await attempt("NVDEC/scale_cuda", [...cudaInput, "-f", "mpegts", "-i", "pipe:0", ...scale]);
   }
-  if (!tools.encoders.has("h264_nvenc")) problems.push("ffmpeg has no h264_nvenc encoder");
-  else {
-    const result = await runProcess(tools.ffmpeg.path, {
-      args: [
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=s=320x180:r=30:d=0.5",
-        "-c:v",
-        "h264_nvenc",
-        "-gpu",
-        `${gpu}`,
-        "-f",
-        "null",
-        "-",
-      ],
-      timeoutMs: SELF_TEST_TIMEOUT_MS,
-    });
-    encode = result.code === 0;
-    if (!encode) problems.push(`NVENC on GPU ${gpu} failed: ${logTail(result.stderrTail, 2)}`);
+  if (!tools.encoders.has("h264_nvenc")) {
+    problems.push("ffmpeg has no h264_nvenc encoder");
+  } else {
+    encode = await attempt("NVENC", ["-f", "mpegts", "-i", "pipe:0", "-c:v", "h264_nvenc", "-gpu", `${gpu}`]);
   }
   return { gpu, decode, encode, problems };
 }

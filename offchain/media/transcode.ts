@@ -214,9 +214,9 @@ export interface TranscodeOptions {
   signal?: AbortSignal;
 }
 
-export interface RenditionOutput {
+/** What a rendition is, measured from its bytes: the transcoder reports exactly this for each one. */
+export interface RenditionMetadata {
   name: string;
-  data: Buffer;
   bytes: number;
   /** keccak256 of the bytes, 0x-hex. */
   hash: string;
@@ -228,6 +228,10 @@ export interface RenditionOutput {
   durationMs: number;
   /** RFC 6381 codec string read back from the output's SPS. */
   codec: string;
+}
+
+export interface RenditionOutput extends RenditionMetadata {
+  data: Buffer;
 }
 
 export interface TranscodeResult {

@@ -4,6 +4,7 @@
  * payload (a source segment, or the renditions back to back). Decoding validates everything a peer sends.
  */
 import type { Rendition } from "../media/ladder";
+import type { RenditionMetadata } from "../media/transcode";
 
 export const PROTOCOL_VERSION = 1;
 export const SUBPROTOCOL = "streamflow-transcoder.v1";
@@ -60,18 +61,8 @@ export interface Job {
   timeoutMs: number;
 }
 
-export interface RenditionMeta {
-  name: string;
-  bytes: number;
-  /** keccak256 of the rendition's bytes, 0x-hex. */
-  hash: string;
-  width: number;
-  height: number;
-  frames: number;
-  pixels: number;
-  durationMs: number;
-  codec: string;
-}
+/** Per-rendition metadata as offchain/media measures it (bytes, keccak hash, size, frames, pixels, ...). */
+export type RenditionMeta = RenditionMetadata;
 
 export interface Result {
   type: "result";

@@ -12,11 +12,11 @@ import { once } from "node:events";
 import { expect } from "chai";
 
 import { type MediaTools, mediaTools } from "../../offchain/media/binaries";
-import { runProcess } from "../../offchain/media/run";
 import { generateTestSegment } from "../../offchain/media/testsrc";
 import { keccak256 } from "../../offchain/pm/crypto";
 import { PROTOCOL_VERSION, type Result } from "../../offchain/transcoder/protocol";
 import { BinarySpy, isTranscode, processExists } from "../support/binarySpy";
+import { ffprobeVideo } from "../support/media";
 import { DaemonGroup, type LogRecord, type TranscoderDaemon } from "../support/transcoderDaemon";
 import { type HubConnection, type JobReply, TranscoderHub } from "../support/transcoderHub";
 
@@ -69,31 +69,6 @@ describe("e2e: streamflow transcoder daemon", function () {
   function nextTranscode() {
     const seen = new Set(ffmpegSpy.runs().map((r) => r.pid));
     return ffmpegSpy.waitForRun((r) => isTranscode(r) && !seen.has(r.pid));
-  }
-
-  async function ffprobeVideo(data: Buffer) {
-    const probe = await runProcess(tools.ffprobe.path, {
-      args: ["-v", "error", "-count_packets", "-select_streams", "v:0", "-show_entries"].concat([
-        "stream=codec_name,width,height,nb_read_packets",
-        "-of",
-        "json",
-        "-f",
-        "mpegts",
-        "-i",
-        "pipe:0",
-      ]),
-      input: data,
-      env: tools.probeEnv,
-      timeoutMs: 20_000,
-    });
-    expect(probe.code, probe.stderrTail).to.equal(0);
-    const [stream] = JSON.parse(probe.stdout.toString("utf8")).streams;
-    return {
-      codec: stream.codec_name,
-      width: stream.width,
-      height: stream.height,
-      frames: Number(stream.nb_read_packets),
-    };
   }
 
   before(async () => {
@@ -155,12 +130,13 @@ describe("e2e: streamflow transcoder daemon", function () {
       for (const [i, meta] of result.renditions.entries()) {
         expect(meta.durationMs, meta.name).to.be.within(1900, 2100);
         expect(meta.codec, meta.name).to.match(/^avc1\.64/);
-        expect(await ffprobeVideo(renditions[i]), meta.name).to.deep.equal({
-          codec: "h264",
-          width: meta.width,
-          height: meta.height,
-          frames: meta.frames,
-        });
+        const probed = await ffprobeVideo(tools, renditions[i]);
+        expect([probed.codec, probed.width, probed.height, probed.frames], meta.name).to.deep.equal([
+          "h264",
+          meta.width,
+          meta.height,
+          meta.frames,
+        ]);
       }
     });
 

@@ -30,6 +30,7 @@ import {
 import { PRESETS } from "../../offchain/media/ladder";
 import { inspectTransportStream } from "../../offchain/media/mpegts";
 import { runProcess } from "../../offchain/media/run";
+import { source1080 } from "../support/media";
 
 const seg = (sequence: number, durationSec = 2, discontinuity?: boolean): PlaylistSegment => ({
   sequence,
@@ -223,21 +224,8 @@ describe("media hls: media playlists", () => {
 });
 
 describe("media hls: master playlists, codecs and bandwidth", () => {
-  const source = (audio?: SourceInfo["audio"]): SourceInfo => ({
-    format: "mpegts",
-    durationMs: 2000,
-    video: {
-      codec: "h264",
-      width: 1920,
-      height: 1080,
-      fps: 30,
-      frames: 60,
-      pixelFormat: "yuv420p",
-      sampleAspect: 1,
-      startTimeMs: 0,
-    },
-    audio,
-  });
+  const source = source1080;
+
   const aac: SourceInfo["audio"] = { codec: "aac", profile: "LC", sampleRate: 48000, channels: 2 };
 
   it("writes each variant's attributes in order", () => {

@@ -11,6 +11,7 @@ import { H264ParseError, avcCodecString, nalUnits, parseSps, unescapeRbsp } from
 import { TS_PACKET_BYTES, checkTransportStream, inspectTransportStream } from "../../offchain/media/mpegts";
 import { runProcess } from "../../offchain/media/run";
 import { thrownBy } from "../support/assertions";
+import { ffprobeVideo } from "../support/media";
 
 function mediaError(code: string, run: () => unknown): MediaError {
   const error = thrownBy(MediaError, run);
@@ -27,31 +28,6 @@ function noise(length: number, seed = 1): Buffer {
     out[i] = x >>> 24;
   }
   return out;
-}
-
-interface ProbedVideo {
-  width: number;
-  height: number;
-  frames: number;
-  startPts: number;
-}
-
-async function ffprobeVideo(tools: MediaTools, segment: Uint8Array): Promise<ProbedVideo> {
-  const result = await runProcess(tools.ffprobe.path, {
-    args: ["-v", "error", "-count_packets", "-show_streams", "-of", "json", "-f", "mpegts", "-i", "pipe:0"],
-    input: segment,
-    env: tools.probeEnv,
-    timeoutMs: 20_000,
-  });
-  expect(result.code, result.stderrTail).to.equal(0);
-  const streams = JSON.parse(result.stdout.toString("utf8")).streams as Array<Record<string, string | number>>;
-  const video = streams.find((s) => s.codec_type === "video")!;
-  return {
-    width: Number(video.width),
-    height: Number(video.height),
-    frames: Number(video.nb_read_packets),
-    startPts: Number(video.start_pts),
-  };
 }
 
 /** Raw H.264 (Annex B) from ffmpeg, for the SPS tests. */

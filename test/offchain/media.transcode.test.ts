@@ -33,19 +33,7 @@ import { buildFilterGraph } from "../../offchain/media/transcode";
 import { keccak256 } from "../../offchain/pm/crypto";
 import { rejectionOf, thrownBy } from "../support/assertions";
 import { BinarySpy, isTranscode, processExists } from "../support/binarySpy";
-
-type Stream = Record<string, string | number | undefined>;
-
-async function ffprobeStreams(tools: MediaTools, bytes: Uint8Array): Promise<Stream[]> {
-  const result = await runProcess(tools.ffprobe.path, {
-    args: ["-v", "error", "-count_packets", "-show_streams", "-of", "json", "-f", "mpegts", "-i", "pipe:0"],
-    input: bytes,
-    env: tools.probeEnv,
-    timeoutMs: 20_000,
-  });
-  expect(result.code, result.stderrTail).to.equal(0);
-  return JSON.parse(result.stdout.toString("utf8")).streams;
-}
+import { type ProbedStream, ffprobeStreams, source1080 } from "../support/media";
 
 /** ffmpeg with lavfi sources, output on stdout. */
 async function ffmpegOut(tools: MediaTools, args: string[]): Promise<Buffer> {
@@ -100,28 +88,14 @@ function mediaChildren(): string[] {
 
 const hexKeccak = (data: Uint8Array) => "0x" + keccak256(data).toString("hex");
 
-const SOURCE_1080: SourceInfo = {
-  format: "mpegts",
-  durationMs: 2000,
-  video: {
-    codec: "h264",
-    width: 1920,
-    height: 1080,
-    fps: 30,
-    frames: 60,
-    pixelFormat: "yuv420p",
-    sampleAspect: 1,
-    startTimeMs: 0,
-  },
-  audio: { codec: "aac", profile: "LC", sampleRate: 48000, channels: 1 },
-};
+const SOURCE_1080: SourceInfo = source1080({ codec: "aac", profile: "LC", sampleRate: 48000, channels: 1 });
 
 describe("media transcode: a 1080p segment through the default ladder", function () {
   const ladder = ladderFromPresets("720p,480p,360p,240p");
   let tools: MediaTools;
   let source: Buffer;
   let result: TranscodeResult;
-  let outputs: Stream[][];
+  let outputs: ProbedStream[][];
 
   before(async () => {
     tools = await mediaTools();
