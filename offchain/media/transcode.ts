@@ -277,6 +277,16 @@ export function describeOutput(name: string, data: Buffer, fps: number): Renditi
   };
 }
 
+/**
+ * The most bytes one rendition may write before ffmpeg is killed (a defence against decoder bombs): the larger of
+ * 16 × the source and twice the biggest rendition's bitrate over the segment, plus 1 MiB of container slack.
+ */
+export function maxRenditionBytes(sourceBytes: number, fitted: readonly FittedRendition[], durationMs: number): number {
+  const seconds = Math.max(1, durationMs / 1000);
+  const byBitrate = Math.max(...fitted.map((f) => (2 * f.bitrate * seconds) / 8));
+  return Math.ceil(Math.max(16 * sourceBytes, byBitrate)) + 1024 * 1024;
+}
+
 /** Transcodes one MPEG-TS segment into every rendition of the ladder. Throws MediaError, nothing else. */
 export async function transcodeSegment(
   tools: MediaTools,
@@ -294,12 +304,7 @@ export async function transcodeSegment(
     sourceInfoFromTransportStream(segment, limits) ??
     (await probeSegment(tools, segment, { limits, timeoutMs: budget, signal: options.signal }));
   const probed = performance.now();
-  const fitted = fitLadder(ladder, {
-    width: source.video.width,
-    height: source.video.height,
-    fps: source.video.fps,
-    sampleAspect: source.video.sampleAspect,
-  });
+  const fitted = fitLadder(ladder, source.video);
   // Deterministic renditions must be reproducible by any verifier on any machine: the whole job stays on the CPU.
   const hardware = ladder.some((r) => r.deterministic) ? undefined : options.settings?.hardware;
   const settings: EncodeSettings = { preset: options.settings?.preset ?? DEFAULT_X264_PRESET, hardware };
@@ -311,8 +316,7 @@ export async function transcodeSegment(
     outputPipes: fitted.length,
     timeoutMs,
     signal: options.signal,
-    // No rendition may be larger than 16x the source plus 1 MiB (a defence against decoder bombs).
-    maxOutputBytes: segment.length * 16 + 1024 * 1024,
+    maxOutputBytes: maxRenditionBytes(segment.length, fitted, source.durationMs),
   });
   if (result.timedOut) {
     throw new MediaError(

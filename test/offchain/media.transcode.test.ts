@@ -29,7 +29,7 @@ import {
 import { inspectTransportStream } from "../../offchain/media/mpegts";
 import { parseRate, probeSegment, sourceInfoFromProbe } from "../../offchain/media/probe";
 import { runProcess } from "../../offchain/media/run";
-import { buildFilterGraph } from "../../offchain/media/transcode";
+import { buildFilterGraph, maxRenditionBytes } from "../../offchain/media/transcode";
 import { keccak256 } from "../../offchain/pm/crypto";
 import { rejectionOf, thrownBy } from "../support/assertions";
 import { BinarySpy, isTranscode, processExists } from "../support/binarySpy";
@@ -457,6 +457,16 @@ describe("media transcode: ffmpeg arguments", () => {
     expect(segmentTimeoutMs(2000)).to.equal(20_000);
     expect(segmentTimeoutMs(6000)).to.equal(60_000);
     expect(segmentTimeoutMs(0)).to.equal(20_000);
+  });
+
+  it("caps each rendition's bytes by the source's size or the ladder's bitrate, whichever allows more", () => {
+    const MiB = 1024 * 1024;
+    // 1 MB source, 720p at 3 Mbit/s over 2 s: 16 MB from the source wins over 1.5 MB from the bitrate.
+    expect(maxRenditionBytes(1_000_000, four, 2000)).to.equal(16_000_000 + MiB);
+    // A tiny (static) source of 10 kB into 3 Mbit/s for 10 s: the bitrate allows 2 × 3.75 MB.
+    expect(maxRenditionBytes(10_000, four, 10_000)).to.equal(7_500_000 + MiB);
+    // Durations under a second count as one second.
+    expect(maxRenditionBytes(0, four, 0)).to.equal(750_000 + MiB);
   });
 });
 
