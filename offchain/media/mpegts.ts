@@ -103,8 +103,10 @@ function readPts(pes: Uint8Array): number | undefined {
 export function inspectTransportStream(bytes: Uint8Array): TransportStreamVideo {
   let pmtPid = -1;
   let video: TransportStreamVideo | undefined;
-  let firstPes: Uint8Array[] | undefined;
+  // The start of the first video PES (where the SPS is): collected until that PES ends or SPS_SEARCH_BYTES are in.
+  const firstPes: Uint8Array[] = [];
   let firstPesBytes = 0;
+  let collecting = false;
   for (let packet = 0; packet + TS_PACKET_BYTES <= bytes.length; packet += TS_PACKET_BYTES) {
     if (bytes[packet] !== SYNC_BYTE) continue;
     const pid = ((bytes[packet + 1] & 0x1f) << 8) | bytes[packet + 2];
@@ -146,22 +148,20 @@ export function inspectTransportStream(bytes: Uint8Array): TransportStreamVideo 
           video.minPts = video.minPts === undefined ? pts : Math.min(video.minPts, pts);
           video.maxPts = video.maxPts === undefined ? pts : Math.max(video.maxPts, pts);
         }
-        if (!firstPes) {
-          firstPes = [];
+        collecting = video.frames === 1;
+        if (collecting) {
           const headerEnd = payload.length >= 9 ? 9 + payload[8] : payload.length;
           firstPes.push(payload.subarray(Math.min(headerEnd, payload.length)));
           firstPesBytes = firstPes[0].length;
-          continue;
         }
-        if (firstPesBytes < SPS_SEARCH_BYTES) firstPesBytes = SPS_SEARCH_BYTES; // first PES ended
-      } else if (firstPes && firstPesBytes < SPS_SEARCH_BYTES) {
+      } else if (collecting && firstPesBytes < SPS_SEARCH_BYTES) {
         firstPes.push(payload);
         firstPesBytes += payload.length;
       }
     }
   }
   if (!video) throw new MediaError("SEGMENT_NO_VIDEO", "The transport stream has no video stream.");
-  if (video.codec === "h264" && firstPes) {
+  if (video.codec === "h264" && firstPes.length > 0) {
     for (const nal of nalUnits(Buffer.concat(firstPes))) {
       if ((nal[0] & 0x1f) !== 7) continue;
       try {
