@@ -8,9 +8,10 @@ import { Command, InvalidArgumentError, Option } from "commander";
 
 import { LOG_LEVELS, createLogger } from "./common/log";
 import { MediaError } from "./media/errors";
-import { X264_PRESETS } from "./media/transcode";
+import { DEFAULT_MAX_SEGMENT_BYTES, X264_PRESETS } from "./media/transcode";
 import { FatalConnectionError } from "./transcoder/client";
 import { startTranscoder } from "./transcoder/daemon";
+import { startOrchestrator } from "./orchestrator/daemon";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require("../package.json").version;
@@ -154,11 +155,177 @@ function transcoderCommand(): Command {
     });
 }
 
+function weiAmount(flag: string, { allowZero = false } = {}) {
+  return (value: string): bigint => {
+    if (!/^\d{1,78}$/.test(value) || (!allowZero && BigInt(value) === 0n))
+      throw new InvalidArgumentError(`${flag} must be a whole number${allowZero ? "" : " above 0"} (wei).`);
+    return BigInt(value);
+  };
+}
+
+function gwei(flag: string) {
+  return (value: string): bigint => {
+    if (!/^\d+(\.\d{1,9})?$/.test(value)) throw new InvalidArgumentError(`${flag} must be a number of gwei.`);
+    const [whole, fraction = ""] = value.split(".");
+    return BigInt(whole) * 1_000_000_000n + BigInt(fraction.padEnd(9, "0"));
+  };
+}
+
+interface OrchestratorFlags {
+  rpcUrl: string;
+  deployment: string;
+  keystore?: string;
+  keystorePasswordFile?: string;
+  privateKeyFile?: string;
+  devAccount?: number;
+  httpAddr: string;
+  serviceAddr?: string;
+  dataDir: string;
+  pricePerUnit: bigint;
+  pixelsPerUnit: bigint;
+  ticketEv?: bigint;
+  maxSessions: number | "auto";
+  orchSecret?: string;
+  orchSecretFile?: string;
+  transcoder: boolean;
+  transcoderSessions: number | "auto";
+  initializeRound: boolean;
+  reward: boolean;
+  maxGasPrice?: bigint;
+  maxSegmentBytes: number;
+  redeemBatch: number;
+  redeemInterval: number;
+  logLevel: string;
+}
+
+function orchestratorCommand(): Command {
+  return new Command("orchestrator")
+    .description(
+      "Sell transcoding: serve /info and /segment to broadcasters, validate their tickets, dispatch segments to " +
+        "transcoders, and redeem winning tickets on chain (docs/orchestrator.md).",
+    )
+    .option("--rpc-url <url>", "JSON-RPC endpoint of the chain", "http://127.0.0.1:8545")
+    .option("--deployment <file>", "contract addresses (written by `npx hardhat deploy`)", "deployments/localhost.json")
+    .option("--keystore <file>", "encrypted JSON keystore of the orchestrator's account")
+    .option("--keystore-password-file <file>", "file holding the keystore password (or STREAMFLOW_KEYSTORE_PASSWORD)")
+    .option("--private-key-file <file>", "raw private key (local chains only; or STREAMFLOW_PRIVATE_KEY)")
+    .addOption(
+      new Option("--dev-account <n>", "use account n of `hardhat node` (local chains only)").argParser((v) => {
+        if (!/^\d+$/.test(v)) throw new InvalidArgumentError("--dev-account must be an account index.");
+        return Number(v);
+      }),
+    )
+    .option("--http-addr <host:port>", "where the API and the transcoder endpoint listen", "127.0.0.1:8935")
+    .option("--service-addr <url>", "public URL for broadcasters; kept current in the ServiceRegistry")
+    .option("--data-dir <dir>", "winning-ticket database and recipient secret", ".streamflow/orchestrator")
+    .addOption(
+      new Option("--price-per-unit <wei>", "price in wei per --pixels-per-unit output pixels")
+        .argParser(weiAmount("--price-per-unit", { allowZero: true }))
+        .default(1n, "1"),
+    )
+    .addOption(
+      new Option("--pixels-per-unit <n>", "pixels the price is for")
+        .argParser(weiAmount("--pixels-per-unit"))
+        .default(1n, "1"),
+    )
+    .addOption(
+      new Option(
+        "--ticket-ev <wei>",
+        "expected value per ticket (default: the fee of a 2 s segment of the default ladder)",
+      ).argParser(weiAmount("--ticket-ev")),
+    )
+    .option(
+      "--max-sessions <n|auto>",
+      "streams served at once (auto: the transcoders' total capacity)",
+      sessions,
+      "auto",
+    )
+    .option("--orch-secret <secret>", "secret remote transcoders present (prefer --orch-secret-file)")
+    .option("--orch-secret-file <file>", "file holding the transcoders' shared secret")
+    .option("--transcoder", "also transcode in this process", false)
+    .option("--transcoder-sessions <n|auto>", "concurrent segments for the in-process transcoder", sessions, "auto")
+    .option("--initialize-round", "call initializeRound() when a round starts and nobody else has", false)
+    .option("--reward", "call reward() once per round while active", false)
+    .addOption(
+      new Option("--max-gas-price <gwei>", "never pay more than this per gas").argParser(gwei("--max-gas-price")),
+    )
+    .addOption(
+      new Option("--max-segment-bytes <n>", "largest segment accepted")
+        .argParser(positiveInt("--max-segment-bytes"))
+        .default(DEFAULT_MAX_SEGMENT_BYTES, "64 MiB"),
+    )
+    .addOption(
+      new Option("--redeem-batch <n>", "winning tickets per redemption transaction")
+        .argParser(positiveInt("--redeem-batch"))
+        .default(20),
+    )
+    .addOption(
+      new Option("--redeem-interval <seconds>", "how often winning tickets are considered besides on each new block")
+        .argParser(seconds("--redeem-interval"))
+        .default(10_000, "10"),
+    )
+    .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
+    .action(async (flags: OrchestratorFlags) => {
+      const log = createLogger("orchestrator", flags.logLevel);
+      let running;
+      try {
+        const secretGiven = flags.orchSecret || flags.orchSecretFile || process.env.STREAMFLOW_ORCH_SECRET;
+        running = await startOrchestrator(
+          {
+            rpcUrl: flags.rpcUrl,
+            deployment: flags.deployment,
+            keystore: flags.keystore,
+            keystorePasswordFile: flags.keystorePasswordFile,
+            privateKeyFile: flags.privateKeyFile,
+            devAccount: flags.devAccount,
+            httpAddr: flags.httpAddr,
+            serviceAddr: flags.serviceAddr,
+            dataDir: flags.dataDir,
+            price: { pricePerUnit: flags.pricePerUnit, pixelsPerUnit: flags.pixelsPerUnit },
+            ticketEV: flags.ticketEv,
+            maxSessions: flags.maxSessions,
+            orchSecret: secretGiven ? resolveSecret(flags) : undefined,
+            transcoder: flags.transcoder,
+            transcoderSessions: flags.transcoderSessions,
+            initializeRound: flags.initializeRound,
+            reward: flags.reward,
+            maxGasPrice: flags.maxGasPrice,
+            maxSegmentBytes: flags.maxSegmentBytes,
+            redeemBatch: flags.redeemBatch,
+            redeemIntervalMs: flags.redeemInterval,
+            version: VERSION,
+          },
+          log,
+        );
+      } catch (error) {
+        const code = error instanceof MediaError ? error.code : undefined;
+        log.fatal({ code }, (error as Error).message);
+        process.exitCode = 1;
+        return;
+      }
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (++signals > 1) {
+          log.warn({ signal }, "second signal: exiting now (stored tickets are safe)");
+          process.exit(1);
+        }
+        log.info({ signal }, "shutting down");
+        void running.shutdown().then(() => {
+          log.info("stopped");
+          process.exit(0);
+        });
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+    });
+}
+
 export function program(): Command {
   return new Command("streamflow")
-    .description("Streamflow off-chain nodes. Roles built so far: transcoder.")
+    .description("Streamflow off-chain nodes. Roles built so far: orchestrator, transcoder.")
     .version(VERSION)
     .showHelpAfterError()
+    .addCommand(orchestratorCommand())
     .addCommand(transcoderCommand());
 }
 

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS winning_tickets (
   updated_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS winning_tickets_status ON winning_tickets (status, last_valid_round);
+CREATE INDEX IF NOT EXISTS winning_tickets_sender ON winning_tickets (sender, status);
 `;
 
 interface Row {
@@ -112,6 +113,7 @@ export class WinningTicketStore {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
   private readonly selectByStatus: Database.Statement;
+  private readonly outstandingBySender: Database.Statement;
 
   /** Opens (creating if needed) the store at `file`; ":memory:" for a throwaway one. */
   constructor(
@@ -128,6 +130,9 @@ export class WinningTicketStore {
     this.insert = this.db.prepare(`INSERT OR IGNORE INTO winning_tickets VALUES (
       @ticket_hash, @recipient, @sender, @face_value, @win_prob, @sender_nonce, @recipient_rand_hash, @creation_round,
       @creation_round_block_hash, @sig, @recipient_rand, @last_valid_round, 'pending', NULL, NULL, @now, @now)`);
+    this.outstandingBySender = this.db.prepare(
+      "SELECT face_value FROM winning_tickets WHERE sender = ? AND status IN ('pending', 'submitted')",
+    );
     this.selectByStatus = this.db.prepare(
       "SELECT * FROM winning_tickets WHERE status = ? ORDER BY CAST(last_valid_round AS INTEGER), received_at LIMIT ?",
     );
@@ -140,7 +145,7 @@ export class WinningTicketStore {
     const info = this.insert.run({
       ticket_hash: ticketHash.toLowerCase(),
       recipient: t.recipient,
-      sender: t.sender,
+      sender: t.sender.toLowerCase(),
       face_value: t.faceValue.toString(),
       win_prob: t.winProb.toString(),
       sender_nonce: t.senderNonce.toString(),
@@ -190,6 +195,22 @@ export class WinningTicketStore {
     return this.transition(hashes, ["pending", "submitted"], "status = 'redeemed', tx_hash = ?, reason = NULL", [
       txHash,
     ]);
+  }
+
+  /** A submitted transaction was replaced (same nonce, higher fees): its tickets now wait on `newTx`. */
+  replaceTx(oldTx: string, newTx: string): number {
+    return this.db
+      .prepare("UPDATE winning_tickets SET tx_hash = ?, updated_at = ? WHERE status = 'submitted' AND tx_hash = ?")
+      .run(newTx, this.clock(), oldTx).changes;
+  }
+
+  /**
+   * Face value of a sender's tickets not yet redeemed (pending or submitted), in wei: what its funds must still
+   * cover before it can back new tickets.
+   */
+  outstandingFaceValue(sender: string): bigint {
+    const rows = this.outstandingBySender.all(sender.toLowerCase()) as Array<{ face_value: string }>;
+    return rows.reduce((total, r) => total + BigInt(r.face_value), 0n);
   }
 
   /** The transaction was dropped or replaced without paying them: they may go out again. */

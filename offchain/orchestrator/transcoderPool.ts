@@ -350,18 +350,30 @@ export class TranscoderPool extends EventEmitter {
   }
 
   /**
-   * Transcodes one segment. Throws PoolError: NO_TRANSCODER_CAPACITY when nobody has room (the caller answers 503;
+   * Transcodes one segment. Throws PoolError: NO_TRANSCODER_CAPACITY when nobody has room within `queueMs` (the
+   * caller answers 503;
    * a re-dispatch after a failure instead waits up to `timeoutMs` for room on another transcoder),
    * the transcoder's code for input errors (`inputError`), or the last failure after MAX_ATTEMPTS dispatches.
    */
-  async transcode(segment: Uint8Array, renditions: Rendition[], timeoutMs: number): Promise<TranscodedSegment> {
+  async transcode(
+    segment: Uint8Array,
+    renditions: Rendition[],
+    timeoutMs: number,
+    options: { queueMs?: number } = {},
+  ): Promise<TranscodedSegment> {
     const tried = new Set<string>();
     const deadline = Date.now() + timeoutMs;
+    const queueMs = Math.min(options.queueMs ?? 0, timeoutMs);
     let last: PoolError | undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      // The first dispatch never waits (a full pool answers at once, so the caller can say 503); a re-dispatch waits
-      // for another transcoder to free up, within the job's own time.
-      const connection = attempt === 1 ? this.pick(tried) : await this.waitForRoom(tried, deadline);
+      // The first dispatch waits at most `queueMs` (default: not at all, so a full pool answers at once and the
+      // caller can say 503); a re-dispatch waits for another transcoder to free up, within the job's own time.
+      const connection =
+        attempt === 1
+          ? queueMs > 0
+            ? await this.waitForRoom(tried, Date.now() + queueMs)
+            : this.pick(tried)
+          : await this.waitForRoom(tried, deadline);
       if (!connection) break;
       tried.add(connection.id);
       const outcome = await this.dispatchOnce(connection, segment, renditions, timeoutMs);
