@@ -237,7 +237,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
       log,
       status: () => ({ redeemer: redeemer.status, roundServices: roundServices?.status }),
     };
-    registerRoutes(app, context);
+    const requests = registerRoutes(app, context);
     pool.attach(app.server);
     const bound = await listen(app, httpAddress);
     const serviceUrl = config.serviceAddr ? serviceUrlOf(config.serviceAddr) : bound;
@@ -309,12 +309,16 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
       transcoder,
       shutdown: () =>
         (shuttingDown ??= (async () => {
-          // Stop taking segments and let those in flight finish (the transcoders are still there), then the rest.
-          await app.close();
+          // Stop taking requests (new ones get 503), let the segments in flight finish while the transcoders are still
+          // there, then let the transcoders go: the HTTP server's close completes once their WebSockets are closed.
+          const closing = app.close();
+          // Bounded: a client that vanished mid-request must not hold the shutdown forever.
+          await Promise.race([requests.idle(), new Promise((resolve) => setTimeout(resolve, 60_000).unref())]);
           await transcoder?.shutdown();
+          await pool.close();
+          await closing;
           await roundServices?.stop();
           await redeemer.stop();
-          await pool.close();
           await chain.stop();
           store.close();
           provider.destroy();

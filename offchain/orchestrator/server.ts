@@ -103,8 +103,34 @@ function chainUnavailable(error: unknown): WireError {
   );
 }
 
-export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
+/** Segment requests in flight, so shutdown can wait for them before it lets the transcoders go. */
+export interface RequestTracker {
+  readonly inFlight: number;
+  /** Resolves once no segment request is in flight (at once if none is). */
+  idle(): Promise<void>;
+}
+
+export function registerRoutes(app: FastifyInstance, ctx: ServerContext): RequestTracker {
   const recent = new RecentSegments();
+  let inFlight = 0;
+  let waiters: Array<() => void> = [];
+  const tracker: RequestTracker = {
+    get inFlight() {
+      return inFlight;
+    },
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+  };
+  app.addHook("onRequest", async (request) => {
+    if (request.url.startsWith("/segment")) inFlight++;
+  });
+  app.addHook("onResponse", async (request) => {
+    if (!request.url.startsWith("/segment")) return;
+    if (--inFlight === 0) {
+      const done = waiters;
+      waiters = [];
+      for (const resolve of done) resolve();
+    }
+  });
   const me = ctx.address.toLowerCase();
 
   app.setErrorHandler((error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
@@ -404,6 +430,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       ...ctx.status(),
     };
   });
+  return tracker;
 }
 
 interface AcceptedPayment {
