@@ -1,7 +1,7 @@
 // `npm run demo`: the protocol on an embedded chain (the in-process Hardhat network), start to finish, as far as it
 // is built today: genesis, an orchestrator and a delegator bonding, rounds, rewards, a broadcaster paying in
-// probabilistic tickets that the orchestrator validates and redeems, and unbonding. The live-stream part (broadcaster,
-// orchestrator and transcoder daemons) is not built yet; this says so rather than pretend.
+// probabilistic tickets that the orchestrator validates and redeems, and unbonding. The live-stream part (the
+// broadcaster daemon driving the orchestrator and transcoder daemons) is not built yet; this says so rather than pretend.
 import { randomBytes } from "node:crypto";
 import hre from "hardhat";
 import { Wallet, formatEther, parseEther, parseUnits } from "ethers";
@@ -92,7 +92,10 @@ async function main(): Promise<void> {
     `  total bonded: ${lpt(await bonding.getTotalBonded())}; minted so far: ${lpt((await token.totalSupply()) - GENESIS)}`,
   );
 
-  say("\nnot built yet, so not shown: the live stream itself (transcoder, orchestrator and broadcaster daemons).");
+  say(
+    "\nnot built yet, so not shown: the live stream itself (the broadcaster daemon; the orchestrator and transcoder " +
+      "daemons exist: docs/orchestrator.md).",
+  );
   say("See README.md, 'Status'. Delegators and operators: `npx hardhat help` lists the tasks.");
 }
 
