@@ -109,9 +109,7 @@ export class ChainView extends EventEmitter {
       this.rounds.currentRoundAndInitialized() as Promise<[bigint, boolean]>,
       this.options.provider.getFeeData(),
       this.bonding.isActiveTranscoder(this.options.self) as Promise<boolean>,
-      this.state
-        ? Promise.resolve(this.state.ticketValidityPeriod)
-        : (this.broker.ticketValidityPeriod() as Promise<bigint>),
+      this.broker.ticketValidityPeriod() as Promise<bigint>, // a parameter the owner may change
     ]);
     if (initialized && !this.blockHashes.has(round)) {
       this.blockHashes.set(round, (await this.rounds.blockHashForRound(round)) as string);

@@ -337,7 +337,6 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
         }
 
         let transcoded;
-        const transcodeStarted = performance.now();
         try {
           transcoded = await ctx.pool.transcode(body, meta.renditions, segmentTimeoutMs(durationMs), {
             queueMs: Math.max(1000, durationMs),
@@ -352,7 +351,6 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
           }
           throw error;
         }
-        const transcodeMs = performance.now() - transcodeStarted;
         const metas = transcoded.result.renditions;
         const pixels = metas.reduce((total, r) => total + BigInt(r.pixels), 0n);
         const fee = feeFor(pixels, ctx.price);
@@ -389,7 +387,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
         ctx.metrics.segments.inc({ outcome: "ok" });
         ctx.metrics.segmentSeconds.observe(totalMs / 1000);
         // Overhead: everything but the transcoder's own work (which it reports).
-        ctx.metrics.overheadSeconds.observe(Math.max(0, totalMs - transcodeMs) / 1000);
+        ctx.metrics.overheadSeconds.observe(Math.max(0, totalMs - transcoded.result.timings.totalMs) / 1000);
         request.log.debug(
           { stream: meta.streamId, seq: meta.seq, fee: fee.toString(), transcoder: transcoded.transcoderId },
           "segment transcoded",
@@ -478,6 +476,7 @@ async function acceptPayment(ctx: ServerContext, sender: string, text: string | 
       valid = ctx.recipient.validate(signed, expiration, context);
     } catch (error) {
       if (!(error instanceof TicketError)) throw asWireError(error);
+      if (error.code === "TICKET_MALFORMED") throw new WireError(400, error.code, error.message);
       refusal ??= error;
       ctx.metrics.ticketsReceived.inc({ outcome: error.code });
       continue;
