@@ -97,6 +97,8 @@ export class Redeemer extends EventEmitter {
 
   private async runOnce(): Promise<void> {
     const chain = this.chain.snapshot;
+    // Reconcile first: a ticket found unsent goes back to pending, and must then be expired if its time is up.
+    await this.reconcile();
     const expired = this.store.expire(chain.round);
     if (expired > 0) {
       this.emit("expired", expired);
@@ -105,7 +107,6 @@ export class Redeemer extends EventEmitter {
         "winning tickets expired before they could be redeemed",
       );
     }
-    await this.reconcile();
     await this.redeemPending();
   }
 
@@ -117,15 +118,16 @@ export class Redeemer extends EventEmitter {
     for (const [hash, tickets] of byTx) {
       const receipt = await this.chain.provider.getTransactionReceipt(hash);
       if (receipt) {
-        this.apply(receipt, tickets);
+        this.apply(receipt, await this.inBatchOrder(hash, tickets));
         continue;
       }
       if (await this.chain.provider.getTransaction(hash)) continue; // still waiting to be mined
       // Never broadcast (crash between recording and sending), dropped, or replaced by another transaction: the
-      // broker knows which tickets were paid.
+      // broker knows which tickets were paid, and its event says by which transaction.
       for (const t of tickets) {
         if (await this.broker.usedTickets(t.ticketHash)) {
-          this.store.markRedeemed([t.ticketHash], hash);
+          const events = await this.broker.queryFilter(this.broker.filters.WinningTicketRedeemed(t.ticketHash));
+          this.store.markRedeemed([t.ticketHash], events.at(-1)?.transactionHash ?? hash);
           this.emit("redeemed", t);
         } else {
           this.store.markPending([t.ticketHash]);
@@ -133,6 +135,27 @@ export class Redeemer extends EventEmitter {
       }
       this.log.info({ tx: hash, tickets: tickets.length }, "reconciled a redemption transaction that is not on chain");
     }
+  }
+
+  /**
+   * The stored tickets of a mined batch in the order the transaction carried them (its events refer to positions),
+   * read back from the transaction's input.
+   */
+  private async inBatchOrder(hash: string, tickets: StoredTicket[]): Promise<Array<StoredTicket | undefined>> {
+    const tx = await this.chain.provider.getTransaction(hash);
+    if (!tx) return tickets;
+    const key = (sender: string, nonce: bigint, randHash: string) =>
+      `${sender.toLowerCase()}:${nonce}:${randHash.toLowerCase()}`;
+    const byKey = new Map(
+      tickets.map((t) => [
+        key(t.signed.ticket.sender, t.signed.ticket.senderNonce, t.signed.ticket.recipientRandHash),
+        t,
+      ]),
+    );
+    const [sent] = this.broker.interface.decodeFunctionData("batchRedeemWinningTickets", tx.data) as unknown as [
+      Array<{ sender: string; senderNonce: bigint; recipientRandHash: string }>,
+    ];
+    return sent.map((t) => byKey.get(key(t.sender, t.senderNonce, t.recipientRandHash)));
   }
 
   private async redeemPending(): Promise<void> {
@@ -160,7 +183,8 @@ export class Redeemer extends EventEmitter {
     for (const t of pending) {
       if (batch.length >= (this.options.batchSize ?? 20)) break;
       const face = t.signed.ticket.faceValue;
-      const lastChance = t.lastValidRound <= chain.round;
+      if (t.lastValidRound < chain.round) continue; // the broker would refuse it; expire() takes it next run
+      const lastChance = t.lastValidRound === chain.round;
       // Worth it comfortably, or at all when this is the ticket's last round.
       if (face < minRatio * ticketGasCost && !(lastChance && face > ticketGasCost)) {
         deferredForGas++;
@@ -180,15 +204,11 @@ export class Redeemer extends EventEmitter {
       available.set(sender, left - face);
       batch.push(t);
     }
-    this.status.waiting =
-      batch.length === 0
-        ? [
-            deferredForGas > 0 ? `${deferredForGas} worth less than ${minRatio}x their gas at the current price` : "",
-            deferredForFunds > 0 ? `${deferredForFunds} from senders with nothing left to pay this round` : "",
-          ]
-            .filter(Boolean)
-            .join("; ")
-        : undefined;
+    const reasons = [
+      deferredForGas > 0 ? `${deferredForGas} worth less than ${minRatio}x their gas at the current price` : "",
+      deferredForFunds > 0 ? `${deferredForFunds} from senders with nothing left to pay this round` : "",
+    ].filter(Boolean);
+    this.status.waiting = reasons.length > 0 ? reasons.join("; ") : undefined;
     if (batch.length === 0) return;
     await this.send(batch);
   }
@@ -216,7 +236,8 @@ export class Redeemer extends EventEmitter {
   }
 
   /** Applies a mined batch: paid tickets → redeemed; refused ones → pending (retryable) or failed. */
-  private apply(receipt: TransactionReceipt, tickets: StoredTicket[]): void {
+  private apply(receipt: TransactionReceipt, batch: ReadonlyArray<StoredTicket | undefined>): void {
+    const tickets = batch.filter((t): t is StoredTicket => t !== undefined);
     if (receipt.status !== 1) {
       this.store.markPending(tickets.map((t) => t.ticketHash));
       return;
@@ -237,7 +258,8 @@ export class Redeemer extends EventEmitter {
         failures.set(Number(parsed.args.index), reason?.name ?? `revert data ${parsed.args.reason as string}`);
       }
     }
-    tickets.forEach((t, index) => {
+    batch.forEach((t, index) => {
+      if (t === undefined) return; // not ours to settle (another record)
       if (paid.has(t.ticketHash)) {
         this.store.markRedeemed([t.ticketHash], receipt.hash);
         this.emit("redeemed", t);
@@ -247,6 +269,7 @@ export class Redeemer extends EventEmitter {
       if (reason === "TicketUsed") {
         // Only this orchestrator can redeem its tickets: an earlier transaction of ours already did.
         this.store.markRedeemed([t.ticketHash], receipt.hash);
+        this.emit("redeemed", t);
       } else if (RETRYABLE.has(reason)) {
         this.store.markPending([t.ticketHash]);
         this.log.info({ ticket: t.ticketHash, reason }, "ticket not paid this time; will retry");
