@@ -208,6 +208,10 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
     });
     cleanups.push(() => app.close());
     const ticketEV = config.ticketEV ?? defaultTicketEV(config.price);
+    const ledger = new CreditLedger();
+    const pruneLedger = setInterval(() => ledger.prune(), 10 * 60_000);
+    pruneLedger.unref();
+    cleanups.push(() => clearInterval(pruneLedger));
     const context: ServerContext = {
       address,
       privateKey: Buffer.from(wallet.privateKey.slice(2), "hex"),
@@ -229,7 +233,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
         ticketValidityPeriod: chain.snapshot.ticketValidityPeriod,
       }),
       auth: new AuthTokens(secret),
-      ledger: new CreditLedger(),
+      ledger,
       store,
       pool,
       sessions,
@@ -319,6 +323,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
           await closing;
           await roundServices?.stop();
           await redeemer.stop();
+          clearInterval(pruneLedger);
           await chain.stop();
           store.close();
           provider.destroy();

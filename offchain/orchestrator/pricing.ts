@@ -86,8 +86,9 @@ export class CreditLedger {
 
   /** Holds `amount` if available; false (nothing held) otherwise. */
   hold(sender: string, amount: bigint): boolean {
+    // A refusal creates nothing: senders without credit must not grow the table.
+    if (this.available(sender) < amount) return false;
     const a = this.account(sender);
-    if (a.balance - a.held < amount) return false;
     a.held += amount;
     return true;
   }

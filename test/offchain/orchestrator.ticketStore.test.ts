@@ -139,3 +139,98 @@ describe("orchestrator: WinningTicketStore", () => {
     expect(store.get(hashOf(7))).to.deep.include({ status: "pending", recipientRand: 6n });
   });
 });
+
+describe("orchestrator: WinningTicketStore replaceTx and outstandingFaceValue", () => {
+  let store: WinningTicketStore;
+
+  beforeEach(() => {
+    store = new WinningTicketStore(":memory:", () => 1_000);
+  });
+
+  afterEach(() => {
+    store.close();
+  });
+
+  /** A ticket from `sender` (written as given) worth `faceValue`. */
+  function ticketFrom(sender: string, nonce: bigint, faceValue: bigint): SignedTicket {
+    const signed = signedTicket(nonce, faceValue);
+    return { ...signed, ticket: { ...signed.ticket, sender } };
+  }
+
+  it("moves the submitted tickets of the replaced transaction to the new one, and nothing else", () => {
+    for (let n = 1; n <= 6; n++) store.add(hashOf(n), signedTicket(BigInt(n)), BigInt(n), 10n);
+    store.markSubmitted([hashOf(1), hashOf(2), hashOf(4), hashOf(5)], "0xaa");
+    store.markSubmitted([hashOf(3)], "0xbb");
+    store.markRedeemed([hashOf(4)], "0xaa");
+    store.markFailed([hashOf(5)], "TicketUsed");
+    // 6 stays pending.
+    expect(store.replaceTx("0xaa", "0xcc")).to.equal(2);
+    const submitted = store.list("submitted").map((t) => [t.ticketHash, t.txHash]);
+    expect(submitted.sort()).to.deep.equal([
+      [hashOf(1), "0xcc"],
+      [hashOf(2), "0xcc"],
+      [hashOf(3), "0xbb"],
+    ]);
+    expect(store.get(hashOf(4))).to.deep.include({ status: "redeemed", txHash: "0xaa" });
+    expect(store.get(hashOf(5))).to.deep.include({ status: "failed", txHash: "0xaa" });
+    expect(store.get(hashOf(6))).to.deep.include({ status: "pending", txHash: undefined });
+    expect(store.stats()).to.deep.include({ pending: 1, submitted: 3, redeemed: 1, failed: 1 });
+  });
+
+  it("changes nothing when no submitted ticket waits on the old transaction", () => {
+    store.add(hashOf(1), signedTicket(1n), 1n, 10n);
+    store.markSubmitted([hashOf(1)], "0xaa");
+    expect(store.replaceTx("0xdd", "0xee")).to.equal(0);
+    expect(store.get(hashOf(1))?.txHash).to.equal("0xaa");
+  });
+
+  it("lets the replacement be replaced again, and redeemed under its own hash", () => {
+    store.add(hashOf(1), signedTicket(1n), 1n, 10n);
+    store.markSubmitted([hashOf(1)], "0xaa");
+    expect(store.replaceTx("0xaa", "0xbb")).to.equal(1);
+    expect(store.replaceTx("0xaa", "0xcc")).to.equal(0);
+    expect(store.replaceTx("0xbb", "0xcc")).to.equal(1);
+    expect(store.markRedeemed([hashOf(1)], "0xcc")).to.equal(1);
+    expect(store.get(hashOf(1))).to.deep.include({ status: "redeemed", txHash: "0xcc" });
+  });
+
+  it("sums a sender's pending and submitted face value, not redeemed, failed or expired", () => {
+    const sender = "0x" + "11".repeat(20);
+    store.add(hashOf(1), ticketFrom(sender, 1n, 1n), 1n, 10n); // pending
+    store.add(hashOf(2), ticketFrom(sender, 2n, 20n), 2n, 10n); // submitted
+    store.add(hashOf(3), ticketFrom(sender, 3n, 300n), 3n, 10n); // redeemed
+    store.add(hashOf(4), ticketFrom(sender, 4n, 4_000n), 4n, 10n); // failed
+    store.add(hashOf(5), ticketFrom(sender, 5n, 50_000n), 5n, 5n); // expired
+    store.markSubmitted([hashOf(2), hashOf(3)], "0xaa");
+    store.markRedeemed([hashOf(3)], "0xaa");
+    store.markFailed([hashOf(4)], "TicketUsed");
+    expect(store.expire(6n)).to.equal(1);
+    expect(store.outstandingFaceValue(sender)).to.equal(21n);
+    // A dropped transaction's tickets are still owed.
+    store.markPending([hashOf(2)]);
+    expect(store.outstandingFaceValue(sender)).to.equal(21n);
+    store.markRedeemed([hashOf(1), hashOf(2)], "0xbb");
+    expect(store.outstandingFaceValue(sender)).to.equal(0n);
+  });
+
+  it("counts only that sender's tickets, matching the address in any case", () => {
+    const sender = "0x" + "ab".repeat(20);
+    const other = "0x" + "cd".repeat(20);
+    store.add(hashOf(1), ticketFrom("0x" + "AB".repeat(20), 1n, 5n), 1n, 10n);
+    store.add(hashOf(2), ticketFrom(sender, 2n, 7n), 2n, 10n);
+    store.add(hashOf(3), ticketFrom(other, 3n, 1_000n), 3n, 10n);
+    expect(store.outstandingFaceValue(sender)).to.equal(12n);
+    expect(store.outstandingFaceValue("0x" + "AB".repeat(20))).to.equal(12n);
+    expect(store.outstandingFaceValue("0x" + "aB".repeat(20))).to.equal(12n);
+    expect(store.outstandingFaceValue(other)).to.equal(1_000n);
+    expect(store.outstandingFaceValue("0x" + "ef".repeat(20))).to.equal(0n);
+  });
+
+  it("sums uint256 face values exactly", () => {
+    const sender = "0x" + "11".repeat(20);
+    store.add(hashOf(1), ticketFrom(sender, 1n, MAX_UINT256), 1n, 10n);
+    store.add(hashOf(2), ticketFrom(sender, 2n, MAX_UINT256 - 1n), 2n, 10n);
+    store.add(hashOf(3), ticketFrom(sender, 3n, 2n ** 64n + 1n), 3n, 10n);
+    expect(store.outstandingFaceValue(sender)).to.equal(2n * MAX_UINT256 - 1n + 2n ** 64n + 1n);
+  });
+});
