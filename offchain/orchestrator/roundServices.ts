@@ -32,6 +32,8 @@ const DONE_ALREADY = new Set(["RoundAlreadyInitialized", "RewardAlreadyMinted"])
 export class RoundServices {
   readonly status: RoundServiceStatus = {};
   private busy?: Promise<void>;
+  private again = false;
+  private stopped = false;
   private readonly registry: Contract;
   /** The round each service last succeeded (or found done) in. */
   private doneIn = { initialize: -1n, reward: -1n, uri: -1n };
@@ -53,19 +55,28 @@ export class RoundServices {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.chain.off("block", this.onBlock);
     await this.busy;
   }
 
-  /** One pass over the services; a pass already running makes this a no-op. */
+  /** One pass over the services; while one runs, a request for another runs once more after it, on fresh state. */
   run(state: ChainSnapshot): Promise<void> {
-    if (this.busy) return this.busy;
-    this.busy = this.pass(state)
-      .catch((error: Error) => {
-        this.status.lastError = error.message;
-        this.log.warn({ err: error.message }, "round service failed; retrying on a later block");
-      })
-      .finally(() => (this.busy = undefined));
+    if (this.busy) {
+      this.again = true;
+      return this.busy;
+    }
+    this.busy = (async () => {
+      let next: ChainSnapshot | undefined = state;
+      while (next) {
+        this.again = false;
+        await this.pass(next).catch((error: Error) => {
+          this.status.lastError = error.message;
+          this.log.warn({ err: error.message }, "round service failed; retrying on a later block");
+        });
+        next = this.again && !this.stopped ? this.chain.snapshot : undefined;
+      }
+    })().finally(() => (this.busy = undefined));
     return this.busy;
   }
 

@@ -11,6 +11,7 @@ import type { Logger } from "../common/log";
 import type { ChainView } from "../chain/view";
 import { MediaError } from "../media/errors";
 import { profilesHash } from "../media/ladder";
+import { checkTransportStream } from "../media/mpegts";
 import { sourceInfoFromTransportStream } from "../media/probe";
 import { segmentTimeoutMs } from "../media/transcode";
 import { keccak256 } from "../pm/crypto";
@@ -262,6 +263,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
   });
 
   // ---- POST /segment ----
+  // Only segments have bodies here: without fastify's JSON and text parsers, any other type is a clear 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(["video/mp2t", "application/octet-stream"], { parseAs: "buffer" }, (_request, body, done) =>
     done(null, body),
   );
@@ -283,6 +286,13 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0) {
         throw new WireError(400, "SEGMENT_EMPTY", "the request body must be one MPEG-TS segment");
+      }
+      try {
+        // Not MPEG-TS at all, truncated, lost sync: refused before any payment or session is involved.
+        checkTransportStream(body, ctx.maxSegmentBytes);
+      } catch (error) {
+        if (error instanceof MediaError) throw new WireError(400, error.code, error.message);
+        throw error;
       }
       const metaText = header(request, HEADERS.segment);
       const meta = decodeSegmentMetadata(metaText);
@@ -394,7 +404,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
         );
         return reply.type(`multipart/mixed; boundary=${boundary}`).send(payload);
       } finally {
-        if (admission.ok) admission.release();
+        if (admission.ok) admission.release(ok);
         recent.finish(key, ok);
       }
     },

@@ -16,7 +16,8 @@ export interface SessionOptions {
 }
 
 export type Admission =
-  | { ok: true; release: () => void }
+  /** `release(served)`: a stream whose first segments are all refused (unpaid, bad input) gives its session back. */
+  | { ok: true; release: (served: boolean) => void }
   | {
       ok: false;
       code: "ORCHESTRATOR_CAPPED" | "SESSION_QUEUE_FULL" | "NO_TRANSCODERS";
@@ -27,6 +28,8 @@ export type Admission =
 interface Session {
   inFlight: number;
   lastSeen: number;
+  /** A segment of this stream was served: only then does the session outlive its requests. */
+  served: boolean;
 }
 
 export class SessionTable {
@@ -69,7 +72,7 @@ export class SessionTable {
           retryAfterS: Math.ceil((this.options.idleMs ?? 60_000) / 1000),
         };
       }
-      session = { inFlight: 0, lastSeen: now };
+      session = { inFlight: 0, lastSeen: now, served: false };
       this.sessions.set(key, session);
     }
     const queue = this.options.perSessionQueue ?? 4;
@@ -86,11 +89,16 @@ export class SessionTable {
     let released = false;
     return {
       ok: true,
-      release: () => {
+      release: (served: boolean) => {
         if (released) return;
         released = true;
         session.inFlight--;
         session.lastSeen = this.clock();
+        if (served) session.served = true;
+        // Refused requests must not hold a slot: otherwise unpaid requests under many stream ids could fill them.
+        else if (!session.served && session.inFlight === 0 && this.sessions.get(key) === session) {
+          this.sessions.delete(key);
+        }
       },
     };
   }

@@ -55,7 +55,7 @@ describe("orchestrator: SessionTable", () => {
 
   it("still admits segments of streams it already serves when capped", () => {
     const sessions = table({ maxSessions: 2 });
-    granted(sessions.admit("a")).release();
+    granted(sessions.admit("a")).release(true);
     granted(sessions.admit("b"));
     refused(sessions.admit("c"));
     granted(sessions.admit("a"));
@@ -91,7 +91,7 @@ describe("orchestrator: SessionTable", () => {
     // Another stream has a queue of its own.
     granted(sessions.admit("b"));
     // One returns: the next may go.
-    held[0].release();
+    held[0].release(true);
     granted(sessions.admit("a"));
     expect(refused(sessions.admit("a")).code).to.equal("SESSION_QUEUE_FULL");
   });
@@ -106,16 +106,42 @@ describe("orchestrator: SessionTable", () => {
     const sessions = table({ perSessionQueue: 2 });
     const first = granted(sessions.admit("a"));
     granted(sessions.admit("a"));
-    first.release();
-    first.release();
-    first.release();
+    first.release(true);
+    first.release(true);
+    first.release(true);
     granted(sessions.admit("a"));
     expect(refused(sessions.admit("a")).code).to.equal("SESSION_QUEUE_FULL");
   });
 
+  it("gives back the session of a new stream whose only request was refused, so refusals cannot fill the slots", () => {
+    const sessions = table({ maxSessions: 1 });
+    granted(sessions.admit("unpaid")).release(false);
+    expect(sessions.active).to.equal(0);
+    const served = granted(sessions.admit("paying"));
+    served.release(true);
+    refused(sessions.admit("unpaid"));
+  });
+
+  it("keeps the session of a stream already served when a later request is refused", () => {
+    const sessions = table({ maxSessions: 1 });
+    granted(sessions.admit("a")).release(true);
+    granted(sessions.admit("a")).release(false);
+    expect(sessions.active).to.equal(1);
+    refused(sessions.admit("b"));
+  });
+
+  it("keeps an unserved stream's session while another of its requests is in flight", () => {
+    const sessions = table({ maxSessions: 1 });
+    const first = granted(sessions.admit("a"));
+    granted(sessions.admit("a")).release(false);
+    expect(sessions.active).to.equal(1);
+    first.release(false);
+    expect(sessions.active).to.equal(0);
+  });
+
   it("expires a stream idle for longer than idleMs, freeing its slot", () => {
     const sessions = table({ maxSessions: 1, idleMs: 10_000 });
-    granted(sessions.admit("a")).release();
+    granted(sessions.admit("a")).release(true);
     now += 10_000;
     expect(refused(sessions.admit("b")).code).to.equal("ORCHESTRATOR_CAPPED"); // exactly idleMs: still held
     expect(sessions.active).to.equal(1);
@@ -129,7 +155,7 @@ describe("orchestrator: SessionTable", () => {
     const sessions = table({ maxSessions: 1, idleMs: 10_000 });
     const admission = granted(sessions.admit("a"));
     now += 50_000;
-    admission.release();
+    admission.release(true);
     now += 10_000;
     expect(sessions.active).to.equal(1);
     now += 1;
@@ -146,7 +172,7 @@ describe("orchestrator: SessionTable", () => {
 
   it("uses 60 s of idleness by default, and says so in Retry-After", () => {
     const sessions = table({ maxSessions: 1 });
-    granted(sessions.admit("a")).release();
+    granted(sessions.admit("a")).release(true);
     expect(refused(sessions.admit("b")).retryAfterS).to.equal(60);
     now += 60_001;
     granted(sessions.admit("b"));

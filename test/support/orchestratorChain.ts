@@ -34,6 +34,11 @@ export interface OrchestratorChain extends DeployedNode {
   deploymentFile: string;
   /** Mines to the next round and initializes it. */
   nextRound(): Promise<bigint>;
+  /**
+   * Funds dev account `index` as another broadcaster (a deposit and a reserve, 10 ETH each by default); returns its
+   * lower-case address.
+   */
+  fundBroadcaster(index: number, funds?: { deposit?: string; reserve?: string }): Promise<string>;
   signer(index: number): Promise<JsonRpcSigner>;
 }
 
@@ -87,6 +92,19 @@ export async function startOrchestratorChain(
       broadcaster,
       deploymentFile,
       nextRound,
+      fundBroadcaster: async (index, amounts = {}) => {
+        const signer = await provider.getSigner(index);
+        const deposit = parseEther(amounts.deposit ?? "10");
+        const reserve = parseEther(amounts.reserve ?? "10");
+        await (
+          await TicketBroker__factory.connect(record.contracts.TicketBroker, signer).fundDepositAndReserve(
+            deposit,
+            reserve,
+            { value: deposit + reserve },
+          )
+        ).wait();
+        return signer.address.toLowerCase();
+      },
       signer: (index) => provider.getSigner(index),
       stop: async () => {
         fs.rmSync(dir, { recursive: true, force: true });
