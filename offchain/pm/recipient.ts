@@ -88,6 +88,7 @@ export class TicketRecipient {
   private readonly maxTicketsPerParams: number;
   /** nonces seen, per recipientRandHash, with the block after which the parameters expire */
   private readonly seen = new Map<string, { expirationBlock: bigint; nonces: Set<bigint> }>();
+  private lastRand?: { key: string; rand: bigint; hash: string };
 
   constructor(private readonly options: RecipientOptions) {
     if (options.secret.length < 32) throw new RangeError("the recipient secret must be at least 32 bytes");
@@ -141,6 +142,27 @@ export class TicketRecipient {
     expirationBlock: bigint,
     creationRound: bigint,
   ): bigint {
+    // The tickets of one payment share their parameters: the last result is reused for the rest of them.
+    const key = `${seed}|${sender}|${faceValue}|${winProb}|${expirationBlock}|${creationRound}`.toLowerCase();
+    if (this.lastRand?.key === key) return this.lastRand.rand;
+    const rand = this.computeRecipientRand(seed, sender, faceValue, winProb, expirationBlock, creationRound);
+    this.lastRand = { key, rand, hash: recipientRandHash(rand) };
+    return rand;
+  }
+
+  /** `recipientRandHash(recipientRand(...))`, from the same one-entry cache. */
+  private recipientRandHashOf(rand: bigint): string {
+    return this.lastRand?.rand === rand ? this.lastRand.hash : recipientRandHash(rand);
+  }
+
+  private computeRecipientRand(
+    seed: string,
+    sender: string,
+    faceValue: bigint,
+    winProb: bigint,
+    expirationBlock: bigint,
+    creationRound: bigint,
+  ): bigint {
     const mac = createHmac("sha256", this.secret)
       .update(fromHex(seed, 32, "seed"))
       .update(fromHex(sender, 20, "sender"))
@@ -186,7 +208,7 @@ export class TicketRecipient {
         expiration.expirationBlock,
         ticket.creationRound,
       );
-      if (recipientRandHash(recipientRand) !== ticket.recipientRandHash.toLowerCase()) {
+      if (this.recipientRandHashOf(recipientRand) !== ticket.recipientRandHash.toLowerCase()) {
         throw new TicketError(
           "TICKET_BAD_RAND_HASH",
           "the ticket does not match parameters this orchestrator issued (face value, win probability, seed, " +
