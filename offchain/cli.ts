@@ -6,7 +6,7 @@ import fs from "node:fs";
 
 import { Command, InvalidArgumentError, Option } from "commander";
 
-import { LOG_LEVELS, createLogger } from "./common/log";
+import { LOG_LEVELS, type Logger, createLogger } from "./common/log";
 import { MediaError } from "./media/errors";
 import { DEFAULT_MAX_SEGMENT_BYTES, X264_PRESETS } from "./media/transcode";
 import { FatalConnectionError } from "./transcoder/client";
@@ -132,27 +132,42 @@ function transcoderCommand(): Command {
         return;
       }
       const { client } = running;
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        signals++;
-        if (signals > 1) {
-          log.warn({ signal }, "second signal: stopping now, jobs in flight are handed back");
-          client.stop();
-          process.exit(1);
-        }
-        log.info({ signal, jobsInFlight: client.jobsInFlight }, "shutting down");
-        void running.shutdown().then(() => {
-          log.info("stopped");
-          process.exit(0);
-        });
-      };
-      process.on("SIGTERM", onSignal);
-      process.on("SIGINT", onSignal);
+      exitOnSignals(log, running.shutdown, {
+        state: () => ({ jobsInFlight: client.jobsInFlight }),
+        now: () => client.stop(),
+        nowMessage: "second signal: stopping now, jobs in flight are handed back",
+      });
       client.on("fatal", (error: FatalConnectionError) => {
         log.fatal(error.message);
         void running.shutdown().finally(() => process.exit(2));
       });
     });
+}
+
+/**
+ * SIGTERM/SIGINT: a graceful shutdown, then exit 0. A second signal exits at once with 1, after `now` (e.g. handing
+ * jobs back).
+ */
+function exitOnSignals(
+  log: Logger,
+  shutdown: () => Promise<void>,
+  options: { state?: () => object; now?: () => void; nowMessage: string },
+): void {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn({ signal }, options.nowMessage);
+      options.now?.();
+      process.exit(1);
+    }
+    log.info({ signal, ...options.state?.() }, "shutting down");
+    void shutdown().then(() => {
+      log.info("stopped");
+      process.exit(0);
+    });
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
 }
 
 function weiAmount(flag: string, { allowZero = false } = {}) {
@@ -303,20 +318,9 @@ function orchestratorCommand(): Command {
         process.exitCode = 1;
         return;
       }
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (++signals > 1) {
-          log.warn({ signal }, "second signal: exiting now (stored tickets are safe)");
-          process.exit(1);
-        }
-        log.info({ signal }, "shutting down");
-        void running.shutdown().then(() => {
-          log.info("stopped");
-          process.exit(0);
-        });
-      };
-      process.on("SIGTERM", onSignal);
-      process.on("SIGINT", onSignal);
+      exitOnSignals(log, running.shutdown, {
+        nowMessage: "second signal: exiting now (stored tickets are safe)",
+      });
     });
 }
 

@@ -12,6 +12,7 @@ import {
   HEADERS,
   type OrchestratorInfo,
   type SegmentResult,
+  WireError,
   decodeMultipart,
   encodePayment,
   encodeSegmentMetadata,
@@ -20,17 +21,9 @@ import {
   personalMessageDigest,
 } from "./wire";
 
-/** A refusal from the orchestrator: its HTTP status, code and message (and Retry-After for 503s). */
-export class OrchestratorError extends Error {
+/** A refusal from the orchestrator, as received: its HTTP status, code and message (and Retry-After for 503s). */
+export class OrchestratorError extends WireError {
   override readonly name = "OrchestratorError";
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly retryAfterS?: number,
-  ) {
-    super(message);
-  }
 }
 
 export interface SegmentRequest {

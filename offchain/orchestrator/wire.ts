@@ -8,6 +8,7 @@ import type { TicketParams } from "../pm/recipient";
 import { type SignedTicket, TicketFieldError, fromHex } from "../pm/ticket";
 import { type Rendition, renditionFromJson, validateLadder } from "../media/ladder";
 import { MediaError } from "../media/errors";
+import type { RenditionMetadata } from "../media/transcode";
 
 export const API_VERSION = 1;
 
@@ -33,7 +34,7 @@ export const INFO_REQUEST_MAX_SKEW_S = 300;
 
 /** A refusal: HTTP status, a stable code, and a message that says what to do. */
 export class WireError extends Error {
-  override readonly name = "WireError";
+  override readonly name: string = "WireError";
   constructor(
     readonly status: number,
     readonly code: string,
@@ -320,17 +321,7 @@ export interface SegmentResult {
   receipt: ReceiptJson;
   /** The orchestrator's 65-byte signature over the receipt's EIP-712 digest. */
   signature: string;
-  renditions: Array<{
-    name: string;
-    bytes: number;
-    hash: string;
-    width: number;
-    height: number;
-    frames: number;
-    pixels: number;
-    durationMs: number;
-    codec: string;
-  }>;
+  renditions: RenditionMetadata[];
   /** What this segment cost, and the broadcaster's credit left (wei, decimal; negative means owed). */
   fee: string;
   balance: string;
