@@ -126,9 +126,7 @@ function transcoderCommand(): Command {
           log,
         );
       } catch (error) {
-        const code = error instanceof MediaError ? error.code : undefined;
-        log.fatal({ code }, (error as Error).message);
-        process.exitCode = 1;
+        failedToStart(log, error);
         return;
       }
       const { client } = running;
@@ -142,6 +140,13 @@ function transcoderCommand(): Command {
         void running.shutdown().finally(() => process.exit(2));
       });
     });
+}
+
+/** The start-up error as the last (fatal) log line, and exit code 1. */
+function failedToStart(log: Logger, error: unknown): void {
+  const code = error instanceof MediaError ? error.code : undefined;
+  log.fatal({ code }, (error as Error).message);
+  process.exitCode = 1;
 }
 
 /**
@@ -313,9 +318,7 @@ function orchestratorCommand(): Command {
           log,
         );
       } catch (error) {
-        const code = error instanceof MediaError ? error.code : undefined;
-        log.fatal({ code }, (error as Error).message);
-        process.exitCode = 1;
+        failedToStart(log, error);
         return;
       }
       exitOnSignals(log, running.shutdown, {
