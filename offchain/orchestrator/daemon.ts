@@ -248,8 +248,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
     context.serviceUrl = serviceUrl; // read per request
 
     const refreshGauges = () => {
-      const stats = store.stats();
-      metrics.pendingTickets.set(stats.pending + stats.submitted);
+      metrics.pendingTickets.set(store.outstandingCount());
       metrics.transcoders.set(pool.transcoders.length);
       metrics.transcoderCapacity.set(pool.capacity);
       metrics.transcoderLoad.set(pool.inFlight);

@@ -206,11 +206,16 @@ describe("orchestrator: WinningTicketStore replaceTx and outstandingFaceValue", 
     store.markFailed([hashOf(4)], "TicketUsed");
     expect(store.expire(6n)).to.equal(1);
     expect(store.outstandingFaceValue(sender)).to.equal(21n);
+    expect(store.outstandingCount()).to.equal(2);
+    expect(store.stats()).to.include({ pending: 1, submitted: 1, redeemed: 1, failed: 1, expired: 1 });
+    expect(store.stats().outstandingFaceValue).to.equal(21n);
+    expect(store.stats().redeemedFaceValue).to.equal(300n);
     // A dropped transaction's tickets are still owed.
     store.markPending([hashOf(2)]);
     expect(store.outstandingFaceValue(sender)).to.equal(21n);
     store.markRedeemed([hashOf(1), hashOf(2)], "0xbb");
     expect(store.outstandingFaceValue(sender)).to.equal(0n);
+    expect(store.outstandingCount()).to.equal(0);
   });
 
   it("counts only that sender's tickets, matching the address in any case", () => {
