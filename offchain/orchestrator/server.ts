@@ -480,14 +480,15 @@ async function acceptPayment(ctx: ServerContext, sender: string, text: string | 
   let won = 0;
   let credit = 0n;
   let refusal: TicketError | undefined;
+  let malformed: TicketError | undefined;
   for (const signed of paymentTickets(payment)) {
     let valid;
     try {
       valid = ctx.recipient.validate(signed, expiration, context);
     } catch (error) {
       if (!(error instanceof TicketError)) throw asWireError(error);
-      if (error.code === "TICKET_MALFORMED") throw new WireError(400, error.code, error.message);
-      refusal ??= error;
+      if (error.code === "TICKET_MALFORMED") malformed ??= error;
+      else refusal ??= error;
       ctx.metrics.ticketsReceived.inc({ outcome: error.code });
       continue;
     }
@@ -502,9 +503,11 @@ async function acceptPayment(ctx: ServerContext, sender: string, text: string | 
       ctx.metrics.ticketsWon.inc();
     }
   }
+  // Credit first: tickets accepted before a malformed one keep their value (their nonces are used up).
   if (credit > 0n) {
     ctx.ledger.credit(sender, credit);
     ctx.metrics.evCreditedWei.inc(Number(credit));
   }
+  if (malformed) throw new WireError(400, malformed.code, malformed.message);
   return { accepted, won, refusal };
 }

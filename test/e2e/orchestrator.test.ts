@@ -64,6 +64,7 @@ const ACCOUNTS = {
   capacity: 9,
   monitoring: 10,
   unpaidSession: 11,
+  malformedMix: 12,
 } as const;
 
 interface Broadcaster {
@@ -365,6 +366,24 @@ describe("e2e: streamflow orchestrator on a hardhat node", function () {
         answers.push([what, answer.status, answer.error?.code]);
       }
       expect(answers).to.deep.equal(payments.map(([what, , code]) => [what, 400, code]));
+    });
+
+    it("a payment with a malformed ticket after a good one: 400, and the good one's credit is kept", async () => {
+      const b = broadcaster(ACCOUNTS.malformedMix, url);
+      const info = await b.client.info();
+      const [good] = b.sender(info).createTickets(info.ticketParams, 1);
+      const payment = JSON.parse(encodePayment(b.client.address, info.ticketParams, [good]));
+      payment.tickets.push({ senderNonce: "9".repeat(78), sig: good.sig }); // a nonce beyond uint256
+      const headers = {
+        ...segmentHeaders(info, b.key, request("mixed", 0)),
+        [HEADERS.payment]: JSON.stringify(payment),
+      };
+      const answer = await postSegment(url, headers, segment);
+      expect([answer.status, answer.error?.code]).to.deep.equal([400, "TICKET_MALFORMED"]);
+      // The good ticket was accepted (its nonce is used) and its credit pays for the next segment.
+      const paid = await b.client.segment(info, request("mixed", 1));
+      expect(paid.result.tickets.accepted).to.equal(0);
+      expect(BigInt(paid.result.fee) > 0n).to.equal(true);
     });
 
     it("a body sent with another Content-Type: 415 UNSUPPORTED_MEDIA_TYPE", async () => {
