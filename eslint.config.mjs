@@ -22,6 +22,34 @@ export default tseslint.config(
     languageOptions: { globals: { console: "readonly", process: "readonly" } },
   },
   {
+    // The broadcaster's status page runs in the browser, with hls.js loaded before it.
+    files: ["offchain/broadcaster/statusPage/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: Object.fromEntries(
+        [
+          "window",
+          "document",
+          "location",
+          "navigator",
+          "Node",
+          "URL",
+          "fetch",
+          "AbortSignal",
+          "AbortController",
+          "setTimeout",
+          "clearTimeout",
+          "setInterval",
+          "clearInterval",
+          "Hls",
+          "console",
+          "Intl",
+          "BigInt",
+        ].map((name) => [name, "readonly"]),
+      ),
+    },
+  },
+  {
     // CommonJS entry points (bin/) load ts-node before any TypeScript can run.
     files: ["bin/**/*.js"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", __dirname: "readonly" } },

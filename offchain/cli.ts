@@ -12,6 +12,9 @@ import { DEFAULT_MAX_SEGMENT_BYTES, X264_PRESETS } from "./media/transcode";
 import { FatalConnectionError } from "./transcoder/client";
 import { startTranscoder } from "./transcoder/daemon";
 import { startOrchestrator } from "./orchestrator/daemon";
+import { startBroadcaster } from "./broadcaster/daemon";
+import { parseStreamKeys } from "./broadcaster/streamKeys";
+import { DEFAULT_LADDER, type Rendition, ladderFromJson, ladderFromPresets } from "./media/ladder";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require("../package.json").version;
@@ -327,11 +330,207 @@ function orchestratorCommand(): Command {
     });
 }
 
+interface BroadcasterFlags {
+  rpcUrl: string;
+  deployment: string;
+  keystore?: string;
+  keystorePasswordFile?: string;
+  privateKeyFile?: string;
+  devAccount?: number;
+  orchestrators?: string[];
+  httpAddr: string;
+  rtmpAddr: string;
+  streamKeys?: Map<string, string>;
+  authWebhook?: string;
+  renditions: Rendition[];
+  maxPricePerPixel?: number;
+  redundancy: number;
+  maxAttempts: number;
+  retriesPerMinute: number;
+  dataDir: string;
+  record: boolean;
+  liveWindow: number;
+  segmentDuration: number;
+  reconnectGrace: number;
+  httpIdle: number;
+  discoveryInterval: number;
+  maxSegmentBytes: number;
+  logLevel: string;
+}
+
+/** `720p30,360p30` (presets) or a JSON file of renditions. */
+function ladderOption(value: string): Rendition[] {
+  try {
+    if (value.endsWith(".json") || fs.existsSync(value)) return ladderFromJson(fs.readFileSync(value, "utf8"));
+    return ladderFromPresets(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`--renditions: ${(error as Error).message}`);
+  }
+}
+
+function urlList(value: string): string[] {
+  const urls = value
+    .split(",")
+    .map((u) => u.trim().replace(/\/+$/, ""))
+    .filter(Boolean);
+  for (const url of urls) {
+    if (!/^https?:\/\/[^\s/]+/.test(url))
+      throw new InvalidArgumentError(`--orchestrators: ${url} is not an http(s) URL.`);
+  }
+  if (urls.length === 0) throw new InvalidArgumentError("--orchestrators lists no URL.");
+  return urls;
+}
+
+function broadcasterCommand(): Command {
+  return new Command("broadcaster")
+    .description(
+      "Take live streams (RTMP or HTTP push), have orchestrators transcode them for tickets, verify every result " +
+        "and serve HLS with a status page (docs/broadcaster.md).",
+    )
+    .option("--rpc-url <url>", "JSON-RPC endpoint of the chain", "http://127.0.0.1:8545")
+    .option("--deployment <file>", "contract addresses (written by `npx hardhat deploy`)", "deployments/localhost.json")
+    .option("--keystore <file>", "encrypted JSON keystore of the broadcaster's account")
+    .option("--keystore-password-file <file>", "file holding the keystore password (or STREAMFLOW_KEYSTORE_PASSWORD)")
+    .option("--private-key-file <file>", "raw private key (local chains only; or STREAMFLOW_PRIVATE_KEY)")
+    .addOption(
+      new Option("--dev-account <n>", "use account n of `hardhat node` (local chains only)").argParser((v) => {
+        if (!/^\d+$/.test(v)) throw new InvalidArgumentError("--dev-account must be an account index.");
+        return Number(v);
+      }),
+    )
+    .addOption(
+      new Option(
+        "--orchestrators <urls>",
+        "use these orchestrators (comma-separated) instead of the chain's pool",
+      ).argParser(urlList),
+    )
+    .option("--http-addr <host:port>", "HLS playback, HTTP push ingest, status page, /metrics", "127.0.0.1:8936")
+    .option("--rtmp-addr <host:port|off>", "RTMP ingest (rtmp://host:port/live/<streamKey>)", "127.0.0.1:1935")
+    .addOption(
+      new Option(
+        "--stream-keys <list|@file>",
+        "keys that may publish: name:key or key, comma-separated, or @file",
+      ).argParser((value) => {
+        try {
+          return parseStreamKeys(value);
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message);
+        }
+      }),
+    )
+    .option(
+      "--auth-webhook <url>",
+      "POST {streamKey, protocol, remoteAddress}; a 2xx answer (optionally {streamId}) accepts",
+    )
+    .addOption(
+      new Option("--renditions <list|file.json>", "output ladder: presets or a JSON file")
+        .argParser(ladderOption)
+        .default(ladderFromPresets(DEFAULT_LADDER.join(",")), DEFAULT_LADDER.join(",")),
+    )
+    .addOption(
+      new Option("--max-price-per-pixel <wei>", "skip orchestrators charging more (wei per output pixel)").argParser(
+        (v) => {
+          const n = Number(v);
+          if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n))
+            throw new InvalidArgumentError("--max-price-per-pixel must be a number of wei.");
+          return n;
+        },
+      ),
+    )
+    .addOption(
+      new Option("--redundancy <n>", "send each segment to n orchestrators, keep the first verified result")
+        .argParser(positiveInt("--redundancy"))
+        .default(1),
+    )
+    .addOption(
+      new Option("--max-attempts <n>", "orchestrators tried per segment before it is counted as lost")
+        .argParser(positiveInt("--max-attempts"))
+        .default(3),
+    )
+    .addOption(
+      new Option("--retries-per-minute <n>", "retries allowed across all streams per minute (faults are not amplified)")
+        .argParser(positiveInt("--retries-per-minute"))
+        .default(60),
+    )
+    .option("--data-dir <dir>", "HLS output, evidence of failed verifications", ".streamflow/broadcaster")
+    .option("--record", "keep every segment and serve ended streams as VOD", false)
+    .addOption(
+      new Option("--live-window <n>", "segments in a live playlist").argParser(positiveInt("--live-window")).default(6),
+    )
+    .addOption(
+      new Option("--segment-duration <seconds>", "target segment length for RTMP ingest (cut at the next keyframe)")
+        .argParser(seconds("--segment-duration"))
+        .default(2000, "2"),
+    )
+    .addOption(
+      new Option("--reconnect-grace <seconds>", "how long an RTMP publisher may take to come back to the same stream")
+        .argParser(seconds("--reconnect-grace"))
+        .default(5000, "5"),
+    )
+    .addOption(
+      new Option("--http-idle <seconds>", "an HTTP-pushed stream ends after this long without a segment")
+        .argParser(seconds("--http-idle"))
+        .default(30_000, "30"),
+    )
+    .addOption(
+      new Option("--discovery-interval <seconds>", "how often the chain's orchestrator pool is read again")
+        .argParser(seconds("--discovery-interval"))
+        .default(60_000, "60"),
+    )
+    .addOption(
+      new Option("--max-segment-bytes <n>", "largest segment accepted")
+        .argParser(positiveInt("--max-segment-bytes"))
+        .default(DEFAULT_MAX_SEGMENT_BYTES, "64 MiB"),
+    )
+    .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
+    .action(async (flags: BroadcasterFlags) => {
+      const log = createLogger("broadcaster", flags.logLevel);
+      let running;
+      try {
+        running = await startBroadcaster(
+          {
+            rpcUrl: flags.rpcUrl,
+            deployment: flags.deployment,
+            keystore: flags.keystore,
+            keystorePasswordFile: flags.keystorePasswordFile,
+            privateKeyFile: flags.privateKeyFile,
+            devAccount: flags.devAccount,
+            orchestrators: flags.orchestrators,
+            httpAddr: flags.httpAddr,
+            rtmpAddr: flags.rtmpAddr === "off" ? undefined : flags.rtmpAddr,
+            streamKeys: flags.streamKeys,
+            authWebhook: flags.authWebhook,
+            ladder: flags.renditions,
+            maxPricePerPixel: flags.maxPricePerPixel,
+            redundancy: flags.redundancy,
+            maxAttempts: flags.maxAttempts,
+            retriesPerMinute: flags.retriesPerMinute,
+            dataDir: flags.dataDir,
+            record: flags.record,
+            liveWindow: flags.liveWindow,
+            segmentSeconds: flags.segmentDuration / 1000,
+            reconnectGraceMs: flags.reconnectGrace,
+            httpIdleMs: flags.httpIdle,
+            discoveryIntervalMs: flags.discoveryInterval,
+            maxSegmentBytes: flags.maxSegmentBytes,
+            version: VERSION,
+          },
+          log,
+        );
+      } catch (error) {
+        failedToStart(log, error);
+        return;
+      }
+      exitOnSignals(log, running.shutdown, { nowMessage: "second signal: exiting now" });
+    });
+}
+
 export function program(): Command {
   return new Command("streamflow")
-    .description("Streamflow off-chain nodes. Roles built so far: orchestrator, transcoder.")
+    .description("Streamflow off-chain nodes. Roles built so far: broadcaster, orchestrator, transcoder.")
     .version(VERSION)
     .showHelpAfterError()
+    .addCommand(broadcasterCommand())
     .addCommand(orchestratorCommand())
     .addCommand(transcoderCommand());
 }

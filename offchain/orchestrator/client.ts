@@ -73,7 +73,11 @@ export class OrchestratorClient {
     return infoFromJson(await response.json());
   }
 
-  async segment(info: OrchestratorInfo, request: SegmentRequest): Promise<SegmentResponse> {
+  async segment(
+    info: OrchestratorInfo,
+    request: SegmentRequest,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<SegmentResponse> {
     const metadata = encodeSegmentMetadata({
       orchestrator: info.address,
       streamId: request.streamId,
@@ -95,7 +99,7 @@ export class OrchestratorClient {
       method: "POST",
       headers,
       body: request.body,
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal: withTimeout(options.timeoutMs ?? this.timeoutMs, options.signal),
     });
     if (!response.ok) throw await refusal(response);
     const parts = decodeMultipart(
@@ -106,6 +110,11 @@ export class OrchestratorClient {
     const result = JSON.parse(parts[0].body.toString("utf8")) as SegmentResult;
     return { result, renditions: parts.slice(1).map((p) => Buffer.from(p.body)) };
   }
+}
+
+function withTimeout(timeoutMs: number, signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([timeout, signal]) : timeout;
 }
 
 /** Whether a segment response is what an honest orchestrator would sign (its address, the outputs' hashes). */
