@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 import { IngestError, type Pipeline } from "./pipeline";
 import type { StreamAuthorizer } from "./streamKeys";
@@ -50,6 +50,21 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.addContentTypeParser(["video/mp2t", "application/octet-stream"], { parseAs: "buffer" }, (_request, body, done) =>
     done(null, body),
   );
+  // Every refusal in one shape, fastify's own (body too large, bad media type) included; no internals leak.
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const status = typeof error.statusCode === "number" && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) {
+      request.log.error({ err: error.message }, "request failed");
+      return refuse(reply, 500, "INTERNAL", "internal error");
+    }
+    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return refuse(reply, 413, "SEGMENT_TOO_LARGE", `a segment may be at most ${ctx.maxSegmentBytes} bytes`);
+    }
+    if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      return refuse(reply, 415, "UNSUPPORTED_MEDIA_TYPE", "push segments with Content-Type: video/mp2t");
+    }
+    return refuse(reply, status, "BAD_REQUEST", error.message);
+  });
 
   app.get("/", async (_request, reply) =>
     reply.type("text/html; charset=utf-8").send(fs.createReadStream(path.join(PAGE_DIR, "index.html"))),
