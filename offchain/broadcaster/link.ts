@@ -31,6 +31,7 @@ export interface LinkSegment {
   streamId: string;
   seq: number;
   body: Buffer;
+  sourceHash?: string;
   durationMs: number;
   ladder: Rendition[];
   source?: SourceShape;
@@ -156,6 +157,7 @@ export class OrchestratorLink {
             streamId: segment.streamId,
             seq: segment.seq,
             body: segment.body,
+            sourceHash: segment.sourceHash,
             durationMs: segment.durationMs,
             renditions: segment.ladder,
             tickets,

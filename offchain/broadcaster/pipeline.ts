@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 import type { Logger } from "../common/log";
+import { keccak256 } from "../pm/crypto";
 import type { MediaTools } from "../media/binaries";
 import { MediaError } from "../media/errors";
 import { type FittedRendition, type Rendition, fitLadder } from "../media/ladder";
@@ -107,6 +108,8 @@ export class Pipeline {
   readonly errors: ErrorRecord[] = [];
   errorCount = 0;
   private readonly abort = new AbortController();
+  /** Each source's keccak256, computed once however many orchestrators it goes to. */
+  private readonly sourceHashes = new WeakMap<Buffer, string>();
 
   constructor(private readonly options: PipelineOptions) {}
 
@@ -302,6 +305,7 @@ export class Pipeline {
           streamId: stream.id,
           seq: record.seq,
           body: data,
+          sourceHash: this.hashOf(data),
           durationMs: record.durationMs,
           ladder: this.options.ladder,
           source: source.video,
@@ -319,6 +323,7 @@ export class Pipeline {
           streamId: stream.id,
           seq: record.seq,
           source: data,
+          sourceHash: this.hashOf(data),
           durationMs: record.durationMs,
           sourceFrames: source.video.frames,
           sourceFps: source.video.fps,
@@ -365,6 +370,15 @@ export class Pipeline {
       }
       return { error: `${entry.url}: ${message}` };
     }
+  }
+
+  private hashOf(data: Buffer): string {
+    let hash = this.sourceHashes.get(data);
+    if (!hash) {
+      hash = "0x" + keccak256(data).toString("hex");
+      this.sourceHashes.set(data, hash);
+    }
+    return hash;
   }
 
   /** Source, renditions and the signed answer of a result that failed verification: what a dispute needs. */

@@ -32,6 +32,8 @@ export interface SegmentRequest {
   body: Buffer;
   durationMs: number;
   renditions: Rendition[];
+  /** keccak256 of the body, 0x-hex, when the caller already has it. */
+  sourceHash?: string;
   /** Tickets made from `info.ticketParams` (none when the credit already covers the segment). */
   tickets?: readonly SignedTicket[];
 }
@@ -82,7 +84,7 @@ export class OrchestratorClient {
       orchestrator: info.address,
       streamId: request.streamId,
       seq: request.seq,
-      sourceHash: "0x" + keccak256(request.body).toString("hex"),
+      sourceHash: request.sourceHash ?? "0x" + keccak256(request.body).toString("hex"),
       durationMs: request.durationMs,
       renditions: request.renditions,
     });
