@@ -1,208 +1,378 @@
-// `npm run demo`: the protocol on an embedded chain (the in-process Hardhat network), start to finish, as far as it
-// is built today: genesis, an orchestrator and a delegator bonding, rounds, rewards, a broadcaster paying in
-// probabilistic tickets that the orchestrator validates and redeems, and unbonding. The live-stream part (the
-// broadcaster daemon driving the orchestrator and transcoder daemons) is not built yet; this says so rather than pretend.
-import { randomBytes } from "node:crypto";
-import hre from "hardhat";
-import { Wallet, formatEther, parseEther, parseUnits } from "ethers";
-import { mineUpTo, setBalance } from "@nomicfoundation/hardhat-network-helpers";
+// `npm run demo [-- --duration 20] [-- --keep-running]`: a live stream through the whole network on one machine.
+// An embedded chain (the in-process Hardhat network, served over JSON-RPC) with the protocol deployed, two bonded
+// orchestrators and a delegator; the orchestrator, transcoder and broadcaster daemons as real processes; ffmpeg
+// pushing a generated live stream over RTMP; a live status line; then what everyone earned, read from the chain.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 
+import { Command, InvalidArgumentError } from "commander";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+
+import { locateBinary } from "../offchain/media";
+import { ACCOUNTS, type EmbeddedChain, ORCHESTRATORS, startEmbeddedChain } from "./lib/demo/chain";
 import {
-  type SignedTicket,
-  TicketRecipient,
-  TicketSender,
-  faceValueFor,
-  maxFloat,
-  reserveAllowance,
-  winProbFor,
-} from "../offchain/pm";
-import { deploySuite } from "./lib/deploySuite";
+  type RunningBroadcaster,
+  type RunningOrchestrator,
+  startBroadcaster,
+  startOrchestrator,
+  startPush,
+} from "./lib/demo/daemons";
+import { Monitor, type Snapshot } from "./lib/demo/monitor";
+import { type Child, ProcessGroup } from "./lib/demo/processes";
+import { EventLines, findStream, problems, progressLine, summaryLines } from "./lib/demo/progress";
+import { getStatusCode, waitUntil } from "./lib/demo/status";
+import { readSummary } from "./lib/demo/summary";
+import { Terminal } from "./lib/demo/terminal";
 
-async function main(): Promise<void> {
-  const { ethers } = hre;
-  const say = (line = "") => console.log(line);
+const ROOT = path.resolve(__dirname, "..");
+/** SIGTERM, then SIGKILL after this: the daemons drain in-flight work first. */
+const STOP_GRACE_MS = 15_000;
+/** How long the stream may take to show up at the broadcaster after ffmpeg starts pushing. */
+const STREAM_START_TIMEOUT_MS = 30_000;
+/** After the push: the last segments published, winning tickets redeemed. */
+const SETTLE_TIMEOUT_MS = 30_000;
 
-  say("Streamflow demo: embedded chain (in-process Hardhat network, chain 31337)\n");
-  const { record } = await deploySuite(hre, { write: false, log: (line) => say(line) });
-  const [deployer, orchestrator, delegator] = await ethers.getSigners();
-  const token = await ethers.getContractAt("LivepeerToken", record.contracts.LivepeerToken);
-  const rounds = await ethers.getContractAt("RoundsManager", record.contracts.RoundsManager);
-  const minter = await ethers.getContractAt("Minter", record.contracts.Minter);
-  const registry = await ethers.getContractAt("ServiceRegistry", record.contracts.ServiceRegistry);
+interface Flags {
+  duration: number;
+  keepRunning: boolean;
+}
 
-  const GENESIS = await token.totalSupply();
-  say(`\ngenesis: ${formatEther(GENESIS)} LPT, held by the deployer ${deployer.address}`);
-  say(
-    `inflation ${await minter.inflation()} ppb per round, step ${await minter.inflationChange()} ppb, ` +
-      `target bonding rate ${Number(await minter.targetBondingRate()) / 1e7}%`,
-  );
+function parseFlags(argv: string[]): Flags {
+  const program = new Command("npm run demo --")
+    .description(
+      "A live stream through Streamflow on one machine: embedded chain, two orchestrators with a transcoder each, " +
+        "a broadcaster, and ffmpeg pushing a test stream over RTMP.",
+    )
+    .option(
+      "--duration <seconds>",
+      "how long to stream",
+      (value: string) => {
+        const seconds = Number(value);
+        if (!Number.isInteger(seconds) || seconds < 4 || seconds > 3600)
+          throw new InvalidArgumentError("--duration must be a whole number of seconds from 4 to 3600.");
+        return seconds;
+      },
+      60,
+    )
+    .option("--keep-running", "after the summary, keep everything up until Ctrl-C", false)
+    .parse(argv);
+  return program.opts<Flags>();
+}
 
-  await token.transfer(orchestrator.address, parseEther("1000"));
-  await registry.connect(orchestrator).setServiceURI("https://orchestrator.example:8935");
-  say(`\nan orchestrator ${orchestrator.address} received 1000 LPT and published its service URI:`);
-  say(`  ${await registry.getServiceURI(orchestrator.address)}`);
+/** Why the demo stopped early (a daemon died, a deadline passed); printed with the log tail of the process at fault. */
+class DemoFailure extends Error {
+  constructor(
+    message: string,
+    readonly child?: Child,
+  ) {
+    super(message);
+  }
+}
 
-  const bonding = await ethers.getContractAt("BondingManager", record.contracts.BondingManager);
-  const length = await rounds.roundLength();
-  say(
-    `\nround clock: ${length} blocks per round, the last ${(length * (await rounds.roundLockAmount())) / 1_000_000n} locked`,
-  );
-  /** Mines to the first block of the next round and initializes it (anyone may). */
-  const nextRound = async () => {
-    await mineUpTo((await rounds.currentRoundStartBlock()) + length - 1n);
-    await (await rounds.initializeRound()).wait();
-    say(`\nround ${await rounds.currentRound()} initialized at block ${await ethers.provider.getBlockNumber()}`);
-  };
-  const lpt = (amount: bigint) => `${Number(formatEther(amount)).toFixed(4)} LPT`;
+class Demo {
+  readonly terminal = new Terminal();
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "streamflow-demo-"));
+  readonly group = new ProcessGroup(path.join(this.dir, "logs"));
+  chain?: EmbeddedChain;
+  failed = false;
+  /** A signal asked the demo to stop (outside --keep-running's wait). */
+  interrupted = false;
+  private stopping?: Promise<void>;
 
-  await nextRound();
-  await (await token.connect(orchestrator).approve(record.contracts.BondingManager, parseEther("1000"))).wait();
-  await (await bonding.connect(orchestrator).bond(parseEther("1000"), orchestrator.address)).wait();
-  await (await bonding.connect(orchestrator).transcoder(100_000, 500_000)).wait();
-  say("  the orchestrator bonded 1000 LPT to itself and registered: keeps 10% of rewards, shares 50% of fees");
-  await (await token.transfer(delegator.address, parseEther("500"))).wait();
-  await (await token.connect(delegator).approve(record.contracts.BondingManager, parseEther("500"))).wait();
-  await (await bonding.connect(delegator).bond(parseEther("500"), orchestrator.address)).wait();
-  say(`  a delegator ${delegator.address} bonded 500 LPT to it; both start earning next round`);
+  constructor(
+    readonly hre: HardhatRuntimeEnvironment,
+    readonly flags: Flags,
+  ) {}
 
-  for (let step = 0; step < 3; step++) {
-    await nextRound();
-    const round = await rounds.currentRound();
-    say(`  active stake this round: ${lpt(await bonding.currentRoundTotalActiveStake())}`);
-    await (await bonding.connect(orchestrator).reward()).wait();
-    say(
-      `  reward() minted; orchestrator stake ${lpt(await bonding.pendingStake(orchestrator.address, round))}, ` +
-        `delegator stake ${lpt(await bonding.pendingStake(delegator.address, round))}`,
+  say(line = ""): void {
+    this.terminal.say(line);
+  }
+
+  /** Throws if a daemon stopped on its own (the push ending by itself with 0 is its normal end). */
+  checkProcesses(): void {
+    const dead = this.group.firstDead();
+    if (!dead || (dead.name === "ffmpeg-push" && dead.exit?.code === 0)) return;
+    throw new DemoFailure(`${dead.name} stopped unexpectedly (${dead.describeExit()})`, dead);
+  }
+
+  async run(): Promise<void> {
+    const { hre, flags } = this;
+    this.say(`Streamflow demo: a ${flags.duration} s live stream on an embedded chain.`);
+    this.say(`logs: ${this.group.logDir} (removed at the end unless the run fails)`);
+    const ffmpeg = locateBinary("ffmpeg");
+    this.say(`ffmpeg: ${ffmpeg.path} (${ffmpeg.source})\n`);
+
+    this.say("chain: in-process Hardhat network (chain 31337), dev accounts of `hardhat node`");
+    const chain = (this.chain = await startEmbeddedChain(hre, this.dir, (line) => this.say(line)));
+    this.say(`  JSON-RPC on ${chain.rpcUrl}, a block every second, a round every 20 blocks\n`);
+    const access = { rpcUrl: chain.rpcUrl, deploymentFile: chain.deploymentFile };
+    const startBlock = await chain.blockNumber();
+
+    this.say("starting two orchestrators with a transcoder each…");
+    const orchestrators = await Promise.all(
+      ORCHESTRATORS.map((role) =>
+        startOrchestrator(this.group, ROOT, access, role, path.join(this.dir, `orchestrator-${role.label}`)),
+      ),
+    );
+    for (const o of orchestrators) {
+      this.say(`  ${o.label}: ${o.url} at ${o.pricePerPixel} wei per pixel (status: ${o.url}/status)`);
+    }
+    await this.waitForServiceUris(orchestrators);
+
+    this.say("starting the broadcaster…");
+    const broadcaster = await startBroadcaster(
+      this.group,
+      ROOT,
+      access,
+      ACCOUNTS.broadcaster,
+      path.join(this.dir, "broadcaster"),
+    );
+    this.say(`  API ${broadcaster.httpUrl}/api/status, RTMP ingest ${broadcaster.rtmpUrl}`);
+    this.say(
+      `\nopen ${broadcaster.httpUrl}/ to watch (HLS: ${broadcaster.httpUrl}/stream/${broadcaster.streamId}.m3u8)\n`,
+    );
+
+    const labels = new Map(orchestrators.map((o) => [o.url, o.label] as const));
+    const monitor = new Monitor(
+      hre,
+      chain.record,
+      broadcaster.httpUrl,
+      broadcaster.streamId,
+      orchestrators.map((o) => o.url),
+      startBlock,
+    );
+    const rounds = await hre.ethers.getContractAt("RoundsManager", chain.record.contracts.RoundsManager);
+    const firstRound = await rounds.currentRound();
+
+    this.say(`pushing a 720p30 test stream over RTMP for ${flags.duration} s…`);
+    const push = startPush(this.group, ROOT, ffmpeg.path, broadcaster.publishUrl, flags.duration);
+    const pushStarted = Date.now();
+    const progress = (snapshot: Snapshot, durationSec = flags.duration) =>
+      progressLine({
+        elapsedSec: (snapshot.at - pushStarted) / 1000,
+        durationSec,
+        status: snapshot.broadcaster,
+        streamId: broadcaster.streamId,
+        labels,
+        won: snapshot.won,
+        redeemed: snapshot.redeemed,
+      });
+
+    const events = new EventLines(broadcaster.streamId, labels);
+    let playlistServed = false;
+    let last: Snapshot = await monitor.read();
+    while (push.running) {
+      this.checkProcesses();
+      last = await monitor.read();
+      for (const line of events.from(last)) this.say(line);
+      if (!events.streamSeen && Date.now() - pushStarted > STREAM_START_TIMEOUT_MS) {
+        throw new DemoFailure(
+          `the stream did not reach the broadcaster within ${STREAM_START_TIMEOUT_MS / 1000} s`,
+          broadcaster.child,
+        );
+      }
+      playlistServed ||= await this.playlistServed(broadcaster, last);
+      this.terminal.status(progress(last));
+      await Promise.race([push.exited, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    }
+    if (push.exit?.code !== 0) {
+      throw new DemoFailure(`the ffmpeg push failed (${push.describeExit()})`, push);
+    }
+    this.terminal.endStatus(progress(last));
+    this.say(`the push ended after ${((Date.now() - pushStarted) / 1000).toFixed(1)} s; settling…`);
+
+    last = await this.settle(monitor, events, broadcaster, (s) => progress(s, (s.at - pushStarted) / 1000));
+    playlistServed ||= await this.playlistServed(broadcaster, last);
+    await this.ensureRoundPassed(firstRound, orchestrators);
+
+    const summary = await readSummary(hre, chain, {
+      last,
+      orchestrators,
+      streamId: broadcaster.streamId,
+      requestedSec: flags.duration,
+      startBlock,
+      streamSeen: events.streamSeen,
+      playlistServed,
+      segments: [...monitor.segments.values()].sort((a, b) => a.seq - b.seq),
+    });
+    for (const line of summaryLines(summary)) this.say(line);
+    this.checkProcesses();
+    const broken = problems(summary);
+    if (broken.length > 0) {
+      this.failed = true;
+      this.say(`\nFAILED: ${broken.join("; ")}`);
+      this.say(`logs: ${this.group.logDir}`);
+    } else {
+      this.say("\nOK: the stream was transcoded, paid for in tickets, and the protocol accounted for it on chain.");
+    }
+
+    if (flags.keepRunning) {
+      this.say(`\neverything keeps running; Ctrl-C to stop.`);
+      this.say(`  watch: ${broadcaster.httpUrl}/   chain: ${chain.rpcUrl}`);
+      this.say(`  push more: ffmpeg -re -i <file> -c copy -f flv ${broadcaster.publishUrl}`);
+      for (const o of orchestrators) this.say(`  orchestrator ${o.label}: ${o.url}/status`);
+      await new Promise<void>((resolve) => {
+        this.keepRunningEnd = resolve;
+        // A daemon dying while we wait is worth saying.
+        for (const child of this.group.all.filter((c) => c.running)) {
+          child.onExit((c) => c.died && this.say(`${c.name} stopped (${c.describeExit()}): ${c.logFile}`));
+        }
+      });
+      this.say("stopping every process…");
+    }
+  }
+
+  /** Whether the stream's HLS playlist answers 200, once it has a transcoded segment. */
+  private async playlistServed(broadcaster: RunningBroadcaster, snapshot: Snapshot): Promise<boolean> {
+    const stream = findStream(snapshot.broadcaster, broadcaster.streamId);
+    if (!stream || stream.segmentsOut === 0) return false;
+    return (await getStatusCode(`${broadcaster.httpUrl}${stream.playlist}`).catch(() => 0)) === 200;
+  }
+
+  /** With --keep-running, what a signal calls to end the run normally. */
+  keepRunningEnd?: () => void;
+
+  /** The broadcaster finds orchestrators through the ServiceRegistry: their URIs must be there before it starts. */
+  private async waitForServiceUris(orchestrators: RunningOrchestrator[]): Promise<void> {
+    const registry = await this.hre.ethers.getContractAt(
+      "ServiceRegistry",
+      this.chain!.record.contracts.ServiceRegistry,
+    );
+    const addresses = this.chain!.participants.orchestrators;
+    await waitUntil(
+      "the orchestrators' service URIs in the ServiceRegistry",
+      async () => {
+        const uris = await Promise.all(orchestrators.map((o) => registry.getServiceURI(addresses[o.label])));
+        return uris.every((uri, i) => uri === orchestrators[i]!.url);
+      },
+      { timeoutMs: 30_000, check: () => this.checkProcesses() },
     );
   }
 
-  await payInTickets(record.contracts, orchestrator.address, say);
-  await nextRound();
-  const round = await rounds.currentRound();
-  const eth = (amount: bigint) => `${Number(formatEther(amount)).toFixed(6)} ETH`;
-  say(
-    `  fees earned: orchestrator ${eth(await bonding.pendingFees(orchestrator.address, round))}, ` +
-      `delegator ${eth(await bonding.pendingFees(delegator.address, round))} (its share of the 50% the orchestrator shares)`,
-  );
-
-  await (await bonding.connect(delegator).unbond(parseEther("100"))).wait();
-  const [amount, withdrawRound] = await bonding.getUnbondingLock(delegator.address, 0);
-  say(`  the delegator unbonded ${lpt(amount)}: withdrawable from round ${withdrawRound}`);
-  say(
-    `  total bonded: ${lpt(await bonding.getTotalBonded())}; minted so far: ${lpt((await token.totalSupply()) - GENESIS)}`,
-  );
-
-  say(
-    "\nnot built yet, so not shown: the live stream itself (the broadcaster daemon; the orchestrator and transcoder " +
-      "daemons exist: docs/orchestrator.md).",
-  );
-  say("See README.md, 'Status'. Delegators and operators: `npx hardhat help` lists the tasks.");
-}
-
-/**
- * A broadcaster funds a deposit and a reserve, pays for 20 segments in tickets made with offchain/pm from the
- * orchestrator's ticket parameters; the orchestrator validates every ticket and redeems the winners in one batch.
- */
-async function payInTickets(
-  contracts: Record<string, string>,
-  orchestratorAddress: string,
-  say: (line?: string) => void,
-): Promise<void> {
-  const { ethers } = hre;
-  const rounds = await ethers.getContractAt("RoundsManager", contracts.RoundsManager);
-  const bonding = await ethers.getContractAt("BondingManager", contracts.BondingManager);
-  const broker = await ethers.getContractAt("TicketBroker", contracts.TicketBroker);
-  const orchestrator = await ethers.getSigner(orchestratorAddress);
-  const eth = (amount: bigint) => `${Number(formatEther(amount)).toFixed(6)} ETH`;
-
-  const broadcaster = Wallet.createRandom().connect(ethers.provider);
-  await setBalance(broadcaster.address, parseEther("10"));
-  await (
-    await broker
-      .connect(broadcaster)
-      .fundDepositAndReserve(parseEther("1"), parseEther("1"), { value: parseEther("2") })
-  ).wait();
-  say(`
-a broadcaster ${broadcaster.address} funded a 1 ETH deposit and a 1 ETH reserve (held by the Minter)`);
-
-  const domain = { chainId: (await ethers.provider.getNetwork()).chainId, verifyingContract: contracts.TicketBroker };
-  const round = await rounds.currentRound();
-  const [sender, reserve] = await broker.getSenderInfo(broadcaster.address);
-  const float = maxFloat({
-    deposit: sender.deposit,
-    reserveAllowance: reserveAllowance({
-      fundsRemaining: reserve.fundsRemaining,
-      claimedInCurrentRound: reserve.claimedInCurrentRound,
-      poolSize: await bonding.currentRoundPoolSize(),
-      claimedByRecipient: await broker.claimedReserve(broadcaster.address, orchestratorAddress, round),
-    }),
-    pendingFaceValue: 0n,
-  });
-  // Face value: 100x the cost of a redemption (about 170k gas) at 1 gwei; each ticket is worth a tenth of it.
-  const faceValue = faceValueFor({
-    gasPrice: parseUnits("1", "gwei"),
-    redeemGas: 170_000n,
-    maxFloat: float,
-    sender: broadcaster.address,
-  });
-  const ev = faceValue / 10n;
-  const recipient = new TicketRecipient({
-    address: orchestratorAddress,
-    secret: randomBytes(32),
-    domain,
-    ticketValidityPeriod: await broker.ticketValidityPeriod(),
-  });
-  const params = recipient.ticketParams({
-    sender: broadcaster.address,
-    faceValue,
-    winProb: winProbFor(faceValue, ev),
-    expirationBlock: BigInt(await ethers.provider.getBlockNumber()) + 40n,
-    creationRound: round,
-    creationRoundBlockHash: await rounds.blockHashForRound(round),
-  });
-  say(`  the orchestrator offered tickets of face value ${eth(faceValue)} winning 1 time in 10 (${eth(ev)} each)`);
-
-  const payer = new TicketSender({ privateKey: broadcaster.privateKey, domain });
-  const pricePerSegment = ev * 2n;
-  const context = {
-    currentBlock: BigInt(await ethers.provider.getBlockNumber()),
-    currentRound: round,
-    blockHashForRound: () => params.creationRoundBlockHash,
-    senderStanding: () => ({ maxFloat: float, unlocking: false }),
-  };
-  let credit = 0n;
-  const winners: { signed: SignedTicket; recipientRand: bigint }[] = [];
-  let sent = 0;
-  for (let segment = 0; segment < 20; segment++) {
-    const tickets = payer.ticketsFor(params, pricePerSegment, credit);
-    sent += tickets.length;
-    for (const signed of tickets) {
-      const valid = recipient.validate(signed, params, context);
-      credit += valid.ev;
-      if (valid.wins) winners.push({ signed, recipientRand: valid.recipientRand });
+  /**
+   * Waits (bounded) for the broadcaster to publish or count every segment it received and finish the stream, and
+   * for the orchestrators to redeem the winning tickets they hold.
+   */
+  private async settle(
+    monitor: Monitor,
+    events: EventLines,
+    broadcaster: RunningBroadcaster,
+    progress: (snapshot: Snapshot) => string,
+  ): Promise<Snapshot> {
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    let last = await monitor.read();
+    for (;;) {
+      this.checkProcesses();
+      for (const line of events.from(last)) this.say(line);
+      const totals = last.broadcaster?.totals;
+      const stream = findStream(last.broadcaster, broadcaster.streamId);
+      const segmentsDone =
+        totals !== undefined &&
+        totals.segmentsIn === totals.segmentsOut + totals.segmentsLost &&
+        stream?.state !== "live";
+      // Redeemed, failed and expired tickets are final; only pending and submitted ones are worth waiting for.
+      if (segmentsDone && last.outstanding === 0) break;
+      if (Date.now() > deadline) {
+        const waiting = [
+          segmentsDone ? "" : "segments in flight or the stream still live",
+          last.outstanding > 0 ? `${last.outstanding} winning ticket(s) not redeemed yet` : "",
+        ].filter(Boolean);
+        this.terminal.endStatus();
+        this.say(`  stopped waiting after ${SETTLE_TIMEOUT_MS / 1000} s: ${waiting.join(", ") || "…"}`);
+        return last;
+      }
+      this.terminal.status(progress(last));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      last = await monitor.read();
     }
-    credit -= pricePerSegment;
+    this.terminal.endStatus(progress(last));
+    return last;
   }
-  say(`  20 segments at ${eth(pricePerSegment)} each: ${sent} tickets sent and validated, ${winners.length} won`);
-  if (winners.length === 0) {
-    say("  no ticket won this time (each wins with probability 1/10): nothing to redeem");
-    return;
+
+  /**
+   * Rounds pass every ~20 s on their own and each orchestrator calls reward() once per round. A short run may end
+   * inside the round it started in: then mine to the next one, so that the round services show, and wait for both
+   * rewards in it.
+   */
+  private async ensureRoundPassed(firstRound: bigint, orchestrators: RunningOrchestrator[]): Promise<void> {
+    const { hre } = this;
+    const chain = this.chain!;
+    const rounds = await hre.ethers.getContractAt("RoundsManager", chain.record.contracts.RoundsManager);
+    const bonding = await hre.ethers.getContractAt("BondingManager", chain.record.contracts.BondingManager);
+    if ((await rounds.currentRound()) === firstRound) {
+      await chain.mineToNextRound();
+      this.say(`the stream ended in round ${firstRound}: mined to round ${await rounds.currentRound()}`);
+    }
+    const round = await rounds.currentRound();
+    const addresses = chain.participants.orchestrators;
+    await waitUntil(
+      `both orchestrators to initialize round ${round} and call reward()`,
+      async () => {
+        if (!(await rounds.currentRoundInitialized())) return false;
+        const done = await Promise.all(
+          orchestrators.map(async (o) => (await bonding.getTranscoder(addresses[o.label])).lastRewardRound >= round),
+        );
+        return done.every(Boolean);
+      },
+      { timeoutMs: 30_000, intervalMs: 500, check: () => this.checkProcesses() },
+    );
+    this.say(`round ${round}: initialized, and both orchestrators called reward()`);
   }
-  const receipt = await (
-    await broker.connect(orchestrator).batchRedeemWinningTickets(
-      winners.map((w) => w.signed.ticket),
-      winners.map((w) => w.signed.sig),
-      winners.map((w) => w.recipientRand),
-    )
-  ).wait();
-  const [after] = await broker.getSenderInfo(broadcaster.address);
-  say(
-    `  the orchestrator redeemed them in one transaction (${receipt!.gasUsed} gas): ` +
-      `${eth(sender.deposit - after.deposit)} moved from the deposit to fees`,
-  );
+
+  /** Stops every process, the chain's server, and removes the temporary files (kept after a failure, for the logs). */
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      this.terminal.endStatus();
+      const leftovers = await this.group.stopAll(STOP_GRACE_MS);
+      for (const name of leftovers) this.say(`warning: ${name} left processes behind; they were killed`);
+      await this.chain?.stop();
+      if (this.failed) this.say(`logs and data kept in ${this.dir}`);
+      else fs.rmSync(this.dir, { recursive: true, force: true });
+    })());
+  }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv);
+  // Loaded after the flags, so that --help is instant.
+  const hre = (await import("hardhat")).default;
+  const demo = new Demo(hre, flags);
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      demo.group.killAll();
+      process.exit(1);
+    }
+    if (demo.keepRunningEnd) {
+      demo.keepRunningEnd();
+      return;
+    }
+    demo.interrupted = true;
+    demo.terminal.endStatus();
+    demo.say(`${signal}: stopping every process…`);
+    void demo.stop().then(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  let code = 0;
+  try {
+    await demo.run();
+    if (demo.failed) code = 1;
+  } catch (error) {
+    if (demo.interrupted) return; // the signal handler finishes; what broke was the stopping
+    code = 1;
+    demo.failed = true;
+    demo.terminal.endStatus();
+    demo.say(`\nFAILED: ${error instanceof Error ? error.message : String(error)}`);
+    const child = error instanceof DemoFailure ? error.child : demo.group.firstDead();
+    if (child) demo.say(`last lines of ${child.logFile}:\n${child.tail()}`);
+  }
+  if (demo.interrupted) return; // the signal handler finishes
+  await demo.stop();
+  process.exit(code);
+}
+
+void main();

@@ -229,7 +229,14 @@ export class Pipeline {
         if (!extra) break;
         picks.push(extra);
       }
-      if (picks.length === 0) break;
+      if (picks.length === 0) {
+        // Everyone is suspended for now: wait for the first to come back if that is soon enough for this segment.
+        const until = book.nextEligibleAt(tried);
+        const deadline = started + Math.max(8000, 2 * record.durationMs);
+        if (until === undefined || until > Date.now() + (deadline - performance.now())) break;
+        await sleep(until - Date.now(), this.abort.signal);
+        continue;
+      }
       record.attempts++;
       for (const p of picks) tried.add(p.url);
       const outcome = await firstVerified(
@@ -360,7 +367,8 @@ export class Pipeline {
             ? error.code
             : ((error as { code?: string }).code ?? (error as Error).name);
         const retryAfterMs = error instanceof OrchestratorError && error.retryAfterS ? error.retryAfterS * 1000 : 0;
-        book.recordFailure(entry.url, "error", retryAfterMs);
+        const busy = error instanceof OrchestratorError && error.status === 503;
+        book.recordFailure(entry.url, busy ? "busy" : "error", retryAfterMs);
         metrics.attempts.inc({ outcome: String(code) });
         log.warn(
           { stream: stream.id, seq: record.seq, orchestrator: entry.url, code, reason: message },
@@ -434,6 +442,18 @@ export class Pipeline {
     this.abort.abort();
     await settled();
   }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 /** The first attempt that verified, or every attempt's error once all failed. */

@@ -106,6 +106,14 @@ export class OrchestratorBook {
     this.current.delete(streamId);
   }
 
+  /** When the first suspended orchestrator not in `exclude` becomes eligible again (undefined: none suspended). */
+  nextEligibleAt(exclude: ReadonlySet<string> = new Set()): number | undefined {
+    const times = this.list()
+      .filter((e) => !exclude.has(e.url) && this.isAffordable(e) && e.suspendedUntil > this.clock())
+      .map((e) => e.suspendedUntil);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
   /** Within --max-price-per-pixel (an orchestrator not asked yet is given the benefit of the doubt). */
   isAffordable(entry: OrchestratorEntry): boolean {
     const max = this.options.maxPricePerPixel;
@@ -183,10 +191,15 @@ export class OrchestratorBook {
    * A request failed or its result did not verify: suspended for base × 2^(streak − 1), capped; streams using it
    * move at their next segment. `retryAfterMs` (a 503's Retry-After) lengthens the suspension if longer.
    */
-  recordFailure(url: string, kind: "error" | "verification", retryAfterMs = 0): void {
+  recordFailure(url: string, kind: "error" | "verification" | "busy", retryAfterMs = 0): void {
     const entry = this.entries.get(url);
     if (!entry) return;
     entry.failures++;
+    if (kind === "busy") {
+      // Capacity or a round change: it said when to come back; no back-off, and streams may stay with it.
+      entry.suspendedUntil = Math.max(entry.suspendedUntil, this.clock() + Math.max(1000, retryAfterMs));
+      return;
+    }
     if (kind === "verification") entry.verifyFailures++;
     entry.consecutiveFailures++;
     const backoff = Math.min(

@@ -106,7 +106,7 @@ export class TxSender {
         const hash = Transaction.from(signed).hash!;
         hooks.beforeBroadcast?.(hash, hashes.at(-1));
         hashes.push(hash);
-        await this.broadcast(signed);
+        await this.broadcast(signed, contract.interface, method);
         const receipt = await this.waitForAny(hashes, this.options.replaceAfterMs ?? 60_000);
         if (receipt) {
           if (receipt.status !== 1) {
@@ -176,7 +176,7 @@ export class TxSender {
     return nonce;
   }
 
-  private async broadcast(signed: string): Promise<void> {
+  private async broadcast(signed: string, iface: Interface, method: string): Promise<void> {
     try {
       await this.options.provider.broadcastTransaction(signed);
     } catch (error) {
@@ -185,6 +185,17 @@ export class TxSender {
       if (isError(error, "NONCE_EXPIRED") || /nonce too low/i.test(message)) {
         this.nextNonce = undefined;
         throw new TxError("RPC_ERROR", "the account's nonce moved (another sender?): will retry with a fresh one");
+      }
+      // A node that executes on submission (an automining dev chain) reports the revert here, not in a receipt:
+      // the state changed between the estimate and the send (someone else initialized the round, say).
+      const data = revertData(error);
+      const parsed = data ? iface.parseError(data) : null;
+      if (parsed) {
+        throw new TxError(
+          "REVERTED",
+          `${method} reverted: ${parsed.name}(${parsed.args.map((a) => String(a)).join(", ")})`,
+          parsed.name,
+        );
       }
       throw new TxError("RPC_ERROR", `broadcast failed: ${message}`);
     }

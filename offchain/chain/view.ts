@@ -35,6 +35,9 @@ export interface ChainSnapshot {
   ticketValidityPeriod: bigint;
   /** Whether this orchestrator is in the active set this round. */
   active: boolean;
+  /** First block of the current round, and the round length in blocks (read when the round changes). */
+  roundStartBlock: bigint;
+  roundLength: bigint;
 }
 
 export interface ChainViewOptions {
@@ -115,6 +118,10 @@ export class ChainView extends EventEmitter {
       this.blockHashes.set(round, (await this.rounds.blockHashForRound(round)) as string);
     }
     const previous = this.state;
+    const [roundStartBlock, roundLength] =
+      previous && previous.round === round
+        ? [previous.roundStartBlock, previous.roundLength]
+        : ((await Promise.all([this.rounds.currentRoundStartBlock(), this.rounds.roundLength()])) as [bigint, bigint]);
     this.state = {
       block,
       round,
@@ -122,6 +129,8 @@ export class ChainView extends EventEmitter {
       gasPrice: fees.gasPrice ?? fees.maxFeePerGas ?? 0n,
       ticketValidityPeriod: validity,
       active,
+      roundStartBlock,
+      roundLength,
     };
     this.lastError = undefined;
     for (const [key, entry] of this.funds) if (entry.block < block) this.funds.delete(key);

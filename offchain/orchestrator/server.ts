@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 import type { Logger } from "../common/log";
-import type { ChainView } from "../chain/view";
+import type { ChainSnapshot, ChainView } from "../chain/view";
 import { MediaError } from "../media/errors";
 import { profilesHash } from "../media/ladder";
 import { checkTransportStream } from "../media/mpegts";
@@ -111,6 +111,20 @@ export interface RequestTracker {
   idle(): Promise<void>;
 }
 
+/**
+ * The block after which new tickets on these parameters are refused: `validityBlocks` from now, but no later than
+ * half a round before tickets of the creation round stop being redeemable (when round creationRound + validity
+ * starts), so that the last ticket accepted still has time to be redeemed.
+ */
+export function expirationBlockFor(state: ChainSnapshot, creationRound: bigint, validityBlocks: bigint): bigint {
+  const creationStart = state.roundStartBlock - (state.round - creationRound) * state.roundLength;
+  const margin = state.roundLength / 2n > 0n ? state.roundLength / 2n : 1n;
+  const lastUseful = creationStart + state.ticketValidityPeriod * state.roundLength - margin;
+  const wanted = state.block + validityBlocks;
+  const capped = wanted < lastUseful ? wanted : lastUseful;
+  return capped > state.block ? capped : state.block + 1n;
+}
+
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext): RequestTracker {
   const recent = new RecentSegments();
   let inFlight = 0;
@@ -195,8 +209,15 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
       throw new WireError(401, "INFO_SIGNATURE_INVALID", `the signature is not ${broadcaster}'s`);
     }
     const state = ctx.chain.snapshot;
-    const blockHash = ctx.chain.blockHashForRound(state.round);
-    if (!state.roundInitialized || !blockHash) {
+    let creationRound = state.round;
+    let blockHash = state.roundInitialized ? ctx.chain.blockHashForRound(state.round) : undefined;
+    if (!blockHash && state.ticketValidityPeriod >= 2n && ctx.chain.blockHashForRound(state.round - 1n)) {
+      // The round has just started and nobody has initialized it yet: tickets of the previous round stay
+      // redeemable through this one, so streams carry on instead of stalling on the round change.
+      creationRound = state.round - 1n;
+      blockHash = ctx.chain.blockHashForRound(creationRound);
+    }
+    if (!blockHash) {
       throw new WireError(
         503,
         "ROUND_NOT_INITIALIZED",
@@ -236,8 +257,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
       sender: broadcaster,
       faceValue,
       winProb: winProbFor(faceValue, ev),
-      expirationBlock: state.block + ctx.paramsValidityBlocks,
-      creationRound: state.round,
+      expirationBlock: expirationBlockFor(state, creationRound, ctx.paramsValidityBlocks),
+      creationRound,
       creationRoundBlockHash: blockHash,
     });
     const { token, expiresAt } = ctx.auth.issue(broadcaster);
