@@ -9,8 +9,14 @@ import path from "node:path";
 
 import { expect } from "chai";
 
-import { BondingManager__factory, RoundsManager__factory, ServiceRegistry__factory } from "../../typechain-types";
-import { type OrchestratorChain, startOrchestratorChain } from "../support/orchestratorChain";
+import { OrchestratorClient } from "../../offchain/orchestrator/client";
+import {
+  BondingManager__factory,
+  RoundsManager__factory,
+  ServiceRegistry__factory,
+  TicketBroker__factory,
+} from "../../typechain-types";
+import { BROADCASTER_KEY, type OrchestratorChain, startOrchestratorChain } from "../support/orchestratorChain";
 import { ProcessGroup, status, waitUntil } from "../support/orchestratorDaemon";
 import type { LogRecord } from "../support/transcoderDaemon";
 
@@ -86,5 +92,42 @@ describe("e2e: streamflow orchestrator round services", function () {
     });
     expect(s.roundServices?.lastError).to.equal(undefined);
     expect(s.serviceUrl).to.equal(SERVICE_URI);
+  });
+
+  it("while a new round waits for initializeRound, /info issues tickets on the previous round, expiring in time to redeem", async () => {
+    const rounds = RoundsManager__factory.connect(chain.record.contracts.RoundsManager, chain.provider);
+    const { url } = await processes.startOrchestrator(chain, {
+      dataDir,
+      transcoder: false,
+      env: { STREAMFLOW_ORCH_SECRET: "e2e-rounds-secret" },
+    });
+    const client = new OrchestratorClient(url, BROADCASTER_KEY);
+    const previous = await rounds.currentRound();
+    expect(await rounds.currentRoundInitialized()).to.equal(true);
+    const round = await chain.mineToNextRound();
+    expect(await rounds.currentRoundInitialized()).to.equal(false);
+    const start = await rounds.currentRoundStartBlock();
+    const length = await rounds.roundLength();
+    const validity = await TicketBroker__factory.connect(
+      chain.record.contracts.TicketBroker,
+      chain.provider,
+    ).ticketValidityPeriod();
+    const info = await waitUntil("/info once the daemon sees the new round", async () => {
+      const answer = await client.info();
+      return answer.ticketParams.creationRound === previous && answer;
+    });
+    expect(info.ticketParams.creationRoundBlockHash).to.equal((await rounds.blockHashForRound(previous)).toLowerCase());
+    // Tickets of `previous` stop being redeemable when round previous + validity starts: the parameters end half a
+    // round before that.
+    const lastUseful = start - length + validity * length - length / 2n;
+    expect(info.ticketParams.expirationBlock).to.equal(lastUseful);
+    expect(info.ticketParams.expirationBlock > BigInt(await chain.provider.getBlockNumber())).to.equal(true);
+
+    await (await rounds.connect(await chain.signer(0)).initializeRound()).wait();
+    const fresh = await waitUntil("/info on the new round once it is initialized", async () => {
+      const answer = await client.info();
+      return answer.ticketParams.creationRound === round && answer;
+    });
+    expect(fresh.ticketParams.creationRoundBlockHash).to.equal((await rounds.blockHashForRound(round)).toLowerCase());
   });
 });

@@ -377,6 +377,37 @@ describe("broadcaster: OrchestratorBook", () => {
     });
   });
 
+  describe("busy (a 503)", () => {
+    it("suspends for the Retry-After (at least 1 s) without back-off, and keeps the stream on it", () => {
+      const b = book();
+      b.upsert(A);
+      b.upsert(B);
+      expect(b.pick("s")!.url).to.equal(A);
+      b.recordFailure(A, "busy", 5000);
+      const entry = b.get(A)!;
+      expect(entry.suspendedUntil).to.equal(now + 5000);
+      expect(entry).to.include({ failures: 1, consecutiveFailures: 0, verifyFailures: 0 });
+      b.recordFailure(A, "busy", 0);
+      expect(entry.suspendedUntil, "a shorter answer does not shorten it").to.equal(now + 5000);
+      expect(b.currentFor("s")).to.equal(A);
+      expect(b.pick("s")!.url, "B while A is busy").to.equal(B);
+    });
+
+    it("nextEligibleAt: the earliest end of a suspension outside the exclusions", () => {
+      const b = book();
+      b.upsert(A);
+      b.upsert(B);
+      b.upsert(C);
+      expect(b.nextEligibleAt()).to.equal(undefined);
+      b.recordFailure(A, "busy", 3000);
+      b.recordFailure(B, "busy", 2000);
+      expect(b.nextEligibleAt()).to.equal(now + 2000);
+      expect(b.nextEligibleAt(new Set([B]))).to.equal(now + 3000);
+      now += 2500;
+      expect(b.nextEligibleAt()).to.equal(now + 500);
+    });
+  });
+
   describe("retain", () => {
     it("forgets orchestrators discovery no longer lists, and the streams using them pick again", () => {
       const b = book();
