@@ -53,6 +53,7 @@ import type { OrchestratorInfo } from "../offchain/orchestrator/wire";
 import { TicketSender, keccak256, nativeCrypto } from "../offchain/pm";
 import { type OrchestratorProcess, ProcessGroup } from "../test/support/orchestratorDaemon";
 import { BROADCASTER_KEY, type OrchestratorChain, startOrchestratorChain } from "../test/support/orchestratorChain";
+import { percentile, round2 } from "./lib/stats";
 
 const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -103,17 +104,6 @@ interface Sample {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Figures.
-
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((x, y) => x - y);
-  const rank = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
-}
-
-const round2 = (value: number) => Math.round(value * 100) / 100;
 
 function spread(values: readonly number[]) {
   return {

@@ -79,6 +79,7 @@ import { fromHex, toHex } from "../offchain/pm/ticket";
 import { transcoderEndpoint } from "../offchain/transcoder/protocol";
 import { FakeTranscoder } from "../test/support/fakeTranscoder";
 import { BROADCASTER_KEY, type OrchestratorChain, startOrchestratorChain } from "../test/support/orchestratorChain";
+import { percentile, round2 } from "./lib/stats";
 
 const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 30);
 const REAL_SEGMENTS = Number(process.env.BENCH_REAL_SEGMENTS ?? 10);
@@ -366,17 +367,6 @@ class LoadGenerator {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Figures.
-
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
-}
-
-const round2 = (value: number) => Math.round(value * 100) / 100;
 
 function spread(values: readonly number[]) {
   return {

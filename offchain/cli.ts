@@ -194,6 +194,22 @@ function gwei(flag: string) {
   };
 }
 
+/** The chain and key flags every on-chain role takes. */
+function chainAndKeyOptions(command: Command, role: string): Command {
+  return command
+    .option("--rpc-url <url>", "JSON-RPC endpoint of the chain", "http://127.0.0.1:8545")
+    .option("--deployment <file>", "contract addresses (written by `npx hardhat deploy`)", "deployments/localhost.json")
+    .option("--keystore <file>", `encrypted JSON keystore of the ${role}'s account`)
+    .option("--keystore-password-file <file>", "file holding the keystore password (or STREAMFLOW_KEYSTORE_PASSWORD)")
+    .option("--private-key-file <file>", "raw private key (local chains only; or STREAMFLOW_PRIVATE_KEY)")
+    .addOption(
+      new Option("--dev-account <n>", "use account n of `hardhat node` (local chains only)").argParser((v) => {
+        if (!/^\d+$/.test(v)) throw new InvalidArgumentError("--dev-account must be an account index.");
+        return Number(v);
+      }),
+    );
+}
+
 interface OrchestratorFlags {
   rpcUrl: string;
   deployment: string;
@@ -222,22 +238,13 @@ interface OrchestratorFlags {
 }
 
 function orchestratorCommand(): Command {
-  return new Command("orchestrator")
-    .description(
+  return chainAndKeyOptions(
+    new Command("orchestrator").description(
       "Sell transcoding: serve /info and /segment to broadcasters, validate their tickets, dispatch segments to " +
         "transcoders, and redeem winning tickets on chain (docs/orchestrator.md).",
-    )
-    .option("--rpc-url <url>", "JSON-RPC endpoint of the chain", "http://127.0.0.1:8545")
-    .option("--deployment <file>", "contract addresses (written by `npx hardhat deploy`)", "deployments/localhost.json")
-    .option("--keystore <file>", "encrypted JSON keystore of the orchestrator's account")
-    .option("--keystore-password-file <file>", "file holding the keystore password (or STREAMFLOW_KEYSTORE_PASSWORD)")
-    .option("--private-key-file <file>", "raw private key (local chains only; or STREAMFLOW_PRIVATE_KEY)")
-    .addOption(
-      new Option("--dev-account <n>", "use account n of `hardhat node` (local chains only)").argParser((v) => {
-        if (!/^\d+$/.test(v)) throw new InvalidArgumentError("--dev-account must be an account index.");
-        return Number(v);
-      }),
-    )
+    ),
+    "orchestrator",
+  )
     .option("--http-addr <host:port>", "where the API and the transcoder endpoint listen", "127.0.0.1:8935")
     .option("--service-addr <url>", "public URL for broadcasters; kept current in the ServiceRegistry")
     .option("--data-dir <dir>", "winning-ticket database and recipient secret", ".streamflow/orchestrator")
@@ -382,22 +389,13 @@ function urlList(value: string): string[] {
 }
 
 function broadcasterCommand(): Command {
-  return new Command("broadcaster")
-    .description(
+  return chainAndKeyOptions(
+    new Command("broadcaster").description(
       "Take live streams (RTMP or HTTP push), have orchestrators transcode them for tickets, verify every result " +
         "and serve HLS with a status page (docs/broadcaster.md).",
-    )
-    .option("--rpc-url <url>", "JSON-RPC endpoint of the chain", "http://127.0.0.1:8545")
-    .option("--deployment <file>", "contract addresses (written by `npx hardhat deploy`)", "deployments/localhost.json")
-    .option("--keystore <file>", "encrypted JSON keystore of the broadcaster's account")
-    .option("--keystore-password-file <file>", "file holding the keystore password (or STREAMFLOW_KEYSTORE_PASSWORD)")
-    .option("--private-key-file <file>", "raw private key (local chains only; or STREAMFLOW_PRIVATE_KEY)")
-    .addOption(
-      new Option("--dev-account <n>", "use account n of `hardhat node` (local chains only)").argParser((v) => {
-        if (!/^\d+$/.test(v)) throw new InvalidArgumentError("--dev-account must be an account index.");
-        return Number(v);
-      }),
-    )
+    ),
+    "broadcaster",
+  )
     .addOption(
       new Option(
         "--orchestrators <urls>",

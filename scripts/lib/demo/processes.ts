@@ -6,21 +6,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 
-/** A loopback port nobody is listening on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../net";
+
+export { freePort };
 
 /** One pino log line: level 30 info, 40 warn, 50 error, 60 fatal. */
 export interface LogRecord {
