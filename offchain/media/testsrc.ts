@@ -47,3 +47,30 @@ export async function generateTestSegment(tools: MediaTools, options: TestSegmen
     throw new MediaError("TRANSCODE_FAILED", `Could not generate a test segment: ${logTail(result.stderrTail)}`);
   return result.stdout;
 }
+
+export interface LivePushOptions {
+  url: string;
+  durationSec: number;
+  width?: number;
+  height?: number;
+  /** Video bitrate, e.g. "2500k". */
+  bitrate?: string;
+}
+
+/**
+ * ffmpeg arguments for a live test stream pushed like a camera's encoder would: a moving pattern and a tone, encoded
+ * in real time (-re), a keyframe every 2 s exactly (the broadcaster cuts segments on keyframes), sent as FLV to an
+ * RTMP URL. The demo and the end-to-end tests push with these.
+ */
+export function livePushArgs(options: LivePushOptions): string[] {
+  const size = `${options.width ?? 1280}x${options.height ?? 720}`;
+  return [
+    ["-hide_banner", "-nostats", "-nostdin", "-loglevel", "error"],
+    ["-re", "-f", "lavfi", "-i", `testsrc2=size=${size}:rate=30`],
+    ["-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
+    ["-t", String(options.durationSec)],
+    ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"],
+    ["-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-b:v", options.bitrate ?? "2500k"],
+    ["-c:a", "aac", "-b:a", "128k", "-f", "flv", options.url],
+  ].flat();
+}

@@ -17,6 +17,7 @@ import type { OrchestratorChain } from "./orchestratorChain";
 import { type OrchestratorProcess, type ProcessGroup, waitUntil } from "./orchestratorDaemon";
 import { freePort } from "./processes";
 import type { TranscoderDaemon } from "./transcoderDaemon";
+import { livePushArgs } from "../../offchain/media/testsrc";
 
 /** The ladder the tests ask for: both fit a 640x360 source (640x360 and 426x240). */
 export const TEST_RENDITIONS = ["360p30", "240p30"] as const;
@@ -196,47 +197,15 @@ export class RtmpPublisher {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(tools: MediaTools, url: string, options: RtmpPushOptions) {
-    const size = `${options.width ?? 640}x${options.height ?? 360}`;
     this.child = spawn(
       tools.ffmpeg.path,
-      [
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        `testsrc2=size=${size}:rate=30`,
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-t",
-        String(options.seconds),
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-tune",
-        "zerolatency",
-        "-g",
-        "60",
-        "-keyint_min",
-        "60",
-        "-sc_threshold",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-b:v",
-        "1000k",
-        "-c:a",
-        "aac",
-        "-f",
-        "flv",
+      livePushArgs({
         url,
-      ],
+        durationSec: options.seconds,
+        width: options.width ?? 640,
+        height: options.height ?? 360,
+        bitrate: "1000k",
+      }),
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     this.child.stderr!.setEncoding("utf8");

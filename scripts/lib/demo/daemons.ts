@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 import { type Child, type ProcessGroup, freePort } from "./processes";
+import { livePushArgs } from "../../../offchain/media/testsrc";
 
 /** Stop order: later stages first. */
 const STAGE = { supply: 0, broadcaster: 1, source: 2 } as const;
@@ -186,55 +187,6 @@ export async function startBroadcaster(
   return { child, httpUrl, rtmpUrl, streamId: STREAM_ID, publishUrl };
 }
 
-/**
- * ffmpeg arguments for a live test stream: a moving 720p30 pattern and a tone, encoded in real time (-re) like a
- * camera's encoder, keyframes every 2 s exactly (the broadcaster cuts segments on keyframes), pushed as FLV.
- */
-export function pushArgs(publishUrl: string, durationSec: number): string[] {
-  return [
-    "-hide_banner",
-    "-nostats",
-    "-loglevel",
-    "warning",
-    "-re",
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=1280x720:rate=30",
-    "-re",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=48000",
-    "-t",
-    String(durationSec),
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-tune",
-    "zerolatency",
-    "-g",
-    "60",
-    "-keyint_min",
-    "60",
-    "-sc_threshold",
-    "0",
-    "-pix_fmt",
-    "yuv420p",
-    "-b:v",
-    "2500k",
-    "-c:a",
-    "aac",
-    "-b:a",
-    "128k",
-    "-f",
-    "flv",
-    publishUrl,
-  ];
-}
-
-/** Starts the push; it ends by itself after `durationSec`. */
 export function startPush(
   group: ProcessGroup,
   root: string,
@@ -242,5 +194,5 @@ export function startPush(
   publishUrl: string,
   durationSec: number,
 ): Child {
-  return group.spawn("ffmpeg-push", ffmpeg, pushArgs(publishUrl, durationSec), root, STAGE.source);
+  return group.spawn("ffmpeg-push", ffmpeg, livePushArgs({ url: publishUrl, durationSec }), root, STAGE.source);
 }
