@@ -260,7 +260,9 @@ export class Pipeline {
         metrics.latencySeconds.observe(record.latencyMs / 1000);
         return record;
       }
-      lastError = outcome.errors.join("; ");
+      lastError = outcome.errors.map((e) => e.error).join("; ");
+      // A busy orchestrator may still take this segment once its Retry-After has passed (a round change, say).
+      for (const e of outcome.errors) if (e.busy) tried.delete(e.url);
     }
     return this.giveUp(stream, record, discontinuity, lastError, started);
   }
@@ -293,18 +295,22 @@ export class Pipeline {
     data: Buffer,
     source: SourceInfo,
     fitted: FittedRendition[],
-  ): Promise<{ result: LinkResult; entry: OrchestratorEntry; verifyMs: number } | { error: string }> {
+  ): Promise<{ result: LinkResult; entry: OrchestratorEntry; verifyMs: number } | AttemptError> {
     const { book, metrics, log } = this.options;
     const link = this.options.link(entry.url);
     const started = performance.now();
     let result: LinkResult | undefined;
+    let busy = false;
     try {
       const info = await link.ensureInfo();
       entry.address = info.address;
       entry.pricePerPixel = Number(info.priceInfo.pricePerUnit) / Number(info.priceInfo.pixelsPerUnit);
       if (!book.isAffordable(entry)) {
         metrics.attempts.inc({ outcome: "PRICE_TOO_HIGH" });
-        return { error: `${entry.url}: price ${entry.pricePerPixel} wei per pixel is above --max-price-per-pixel` };
+        return {
+          url: entry.url,
+          error: `${entry.url}: price ${entry.pricePerPixel} wei per pixel is above --max-price-per-pixel`,
+        };
       }
       const timeoutMs = Math.max(8000, 4 * record.durationMs);
       result = await link.send(
@@ -367,7 +373,7 @@ export class Pipeline {
             ? error.code
             : ((error as { code?: string }).code ?? (error as Error).name);
         const retryAfterMs = error instanceof OrchestratorError && error.retryAfterS ? error.retryAfterS * 1000 : 0;
-        const busy = error instanceof OrchestratorError && error.status === 503;
+        busy = error instanceof OrchestratorError && error.status === 503;
         book.recordFailure(entry.url, busy ? "busy" : "error", retryAfterMs);
         metrics.attempts.inc({ outcome: String(code) });
         log.warn(
@@ -376,7 +382,7 @@ export class Pipeline {
         );
         this.error(`segment ${record.seq} of ${stream.id}: ${entry.url}: ${message}`, stream.id, entry.url);
       }
-      return { error: `${entry.url}: ${message}` };
+      return { url: entry.url, error: `${entry.url}: ${message}`, busy };
     }
   }
 
@@ -457,13 +463,20 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** The first attempt that verified, or every attempt's error once all failed. */
-function firstVerified<T>(attempts: Array<Promise<T | { error: string }>>): Promise<T | { errors: string[] }> {
+interface AttemptError {
+  url: string;
+  error: string;
+  /** A 503: the orchestrator may take the segment after its Retry-After. */
+  busy?: boolean;
+}
+
+function firstVerified<T>(attempts: Array<Promise<T | AttemptError>>): Promise<T | { errors: AttemptError[] }> {
   return new Promise((resolve) => {
-    const errors: string[] = [];
+    const errors: AttemptError[] = [];
     for (const attempt of attempts) {
       void attempt.then((outcome) => {
         if (typeof outcome === "object" && outcome !== null && "error" in outcome) {
-          errors.push(outcome.error);
+          errors.push(outcome);
           if (errors.length === attempts.length) resolve({ errors });
         } else {
           resolve(outcome);

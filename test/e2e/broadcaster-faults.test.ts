@@ -167,6 +167,26 @@ describe("e2e: streamflow broadcaster when an orchestrator fails", function () {
     expect(Number(probed.format.duration)).to.be.closeTo(seconds, 1);
   });
 
+  it("an orchestrator that is busy (503, Retry-After: 1): the segment waits and is retried there, not lost", async () => {
+    const [only] = await startPair();
+    const busy = await startOrchestratorProxy(only.url, { busyFirst: 1 });
+    proxies.push(busy);
+    const { url } = await startBroadcasterOn(processes, chain, {
+      dataDir: newDir("busy"),
+      rtmp: false,
+      orchestrators: [busy.url],
+    });
+    const segment = await generateTestSegment(tools, { width: 640, height: 360, durationSec: 2 });
+    const answer = await putSegment<PutAnswer>(url, "busy", 0, segment);
+    expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
+    expect(answer.body).to.include({ status: "ok", orchestrator: busy.url, transcoded: true, attempts: 2 });
+    expect(busy.busy, "the proxy refused the first request").to.equal(1);
+    const s = await broadcasterStatus(url);
+    const entry = s.orchestrators.find((o) => o.url === busy.url)!;
+    expect(entry.failures).to.equal(1);
+    expect(s.totals.segmentsLost).to.equal(0);
+  });
+
   it("an orchestrator returning altered renditions: caught, retried on the honest one, evidence kept", async () => {
     const [honest, cheater] = await startPair().then(([a, b]) => [b, a]);
     // The cheater's answers have bytes flipped inside the first rendition (its receipt no longer matches); the honest

@@ -481,6 +481,8 @@ export interface ProxyOptions {
   corrupt?: boolean;
   /** Hold every /segment answer this long before passing it on. */
   delayMs?: number;
+  /** Answer the first n /segment requests 503 ORCHESTRATOR_BUSY with Retry-After: 1 (as at capacity). */
+  busyFirst?: number;
 }
 
 export interface OrchestratorProxy {
@@ -488,6 +490,8 @@ export interface OrchestratorProxy {
   /** /segment answers passed on, and how many of them were altered. */
   segments: number;
   corrupted: number;
+  /** /segment requests answered 503 by the proxy itself (busyFirst). */
+  busy: number;
   close(): Promise<void>;
 }
 
@@ -513,9 +517,18 @@ export function corruptFirstRendition(contentType: string, body: Buffer): boolea
 /** An HTTP proxy to `target` (an orchestrator): /info and everything else untouched; /segment per `options`. */
 export async function startOrchestratorProxy(target: string, options: ProxyOptions = {}): Promise<OrchestratorProxy> {
   const upstream = new URL(target);
-  const state = { segments: 0, corrupted: 0 };
+  const state = { segments: 0, corrupted: 0, busy: 0 };
   const server = http.createServer((request, response) => {
     const isSegment = request.method === "POST" && request.url?.startsWith("/segment");
+    if (isSegment && state.busy < (options.busyFirst ?? 0)) {
+      state.busy++;
+      request.resume();
+      request.on("end", () => {
+        response.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+        response.end(JSON.stringify({ error: { code: "ORCHESTRATOR_BUSY", message: "injected: busy" } }));
+      });
+      return;
+    }
     const forward = http.request(
       {
         host: upstream.hostname,
@@ -563,6 +576,9 @@ export async function startOrchestratorProxy(target: string, options: ProxyOptio
     },
     get corrupted() {
       return state.corrupted;
+    },
+    get busy() {
+      return state.busy;
     },
     close: () =>
       new Promise<void>((resolve) => {
