@@ -74,3 +74,9 @@ export function buildStatus({ address, version, chain, pipeline, book, links }: 
     errors: pipeline.errors.slice(0, 20),
   };
 }
+
+/** `/api/status` as JSON: what the demo, the tests and any client read. */
+export type BroadcasterStatus = ReturnType<typeof buildStatus>;
+export type StreamStatus = BroadcasterStatus["streams"][number];
+export type SegmentStatus = StreamStatus["lastSegments"][number];
+export type OrchestratorStatus = BroadcasterStatus["orchestrators"][number];

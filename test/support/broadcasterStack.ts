@@ -18,6 +18,14 @@ import { type OrchestratorProcess, type ProcessGroup, waitUntil } from "./orches
 import { freePort } from "./processes";
 import type { TranscoderDaemon } from "./transcoderDaemon";
 import { livePushArgs } from "../../offchain/media/testsrc";
+import type {
+  BroadcasterStatus,
+  OrchestratorStatus as OrchestratorEntryStatus,
+  SegmentStatus,
+  StreamStatus,
+} from "../../offchain/broadcaster/status";
+
+export type { BroadcasterStatus, OrchestratorEntryStatus, SegmentStatus, StreamStatus };
 
 /** The ladder the tests ask for: both fit a 640x360 source (640x360 and 426x240). */
 export const TEST_RENDITIONS = ["360p30", "240p30"] as const;
@@ -322,62 +330,6 @@ export async function fetchBytes(url: string, init?: RequestInit): Promise<Fetch
   const response = await fetch(url, init);
   const body = Buffer.from(await response.arrayBuffer());
   return { status: response.status, headers: response.headers, body, text: body.toString("utf8") };
-}
-
-export interface SegmentStatus {
-  seq: number;
-  durationMs: number;
-  status: "in-flight" | "ok" | "failed";
-  orchestrator?: string;
-  attempts: number;
-  latencyMs?: number;
-  error?: string;
-}
-
-export interface StreamStatus {
-  id: string;
-  state: "live" | "ended";
-  source: "rtmp" | "http";
-  ready: boolean;
-  segmentsIn: number;
-  segmentsOut: number;
-  segmentsFailed: number;
-  inFlight: number;
-  renditions: string[];
-  playlist: string;
-  lastSegments: SegmentStatus[];
-}
-
-export interface OrchestratorEntryStatus {
-  url: string;
-  address: string | null;
-  state: "available" | "in-use" | "suspended";
-  suspendedUntil: number | null;
-  stake: string | null;
-  segments: number;
-  failures: number;
-  verifyFailures: number;
-  ticketsSent: number;
-  fees: string;
-  credit: string;
-}
-
-export interface BroadcasterStatus {
-  address: string;
-  chain: { block: number; round: string } | null;
-  ticketFunds: { deposit: string; reserve: string } | null;
-  totals: {
-    segmentsIn: number;
-    segmentsOut: number;
-    segmentsLost: number;
-    ticketsSent: number;
-    ticketsEV: string;
-    fees: string;
-    errors: number;
-  };
-  streams: StreamStatus[];
-  orchestrators: OrchestratorEntryStatus[];
-  errors: Array<{ at: number; message: string; stream?: string; orchestrator?: string }>;
 }
 
 export async function broadcasterStatus(base: string): Promise<BroadcasterStatus> {

@@ -1,66 +1,11 @@
 /** The daemons' status endpoints as the demo reads them, and bounded polling. Amounts are decimal strings in wei. */
 
-export interface SegmentReport {
-  seq: number;
-  durationMs: number;
-  status: "in-flight" | "ok" | "failed";
-  orchestrator?: string;
-  attempts: number;
-  /** Segment sent to renditions back, and the transcoder's part of it. */
-  latencyMs?: number;
-  transcodeMs?: number;
-  at: number;
-  error?: string;
-}
-
-export interface StreamReport {
-  id: string;
-  state: string;
-  source: string;
-  startedAt: number;
-  endedAt: number | null;
-  segmentsIn: number;
-  segmentsOut: number;
-  segmentsFailed: number;
-  inFlight?: number;
-  renditions: string[];
-  playlist: string;
-  /** Newest first. */
-  lastSegments: SegmentReport[];
-}
-
-export interface OrchestratorReport {
-  url: string;
-  address: string | null;
-  state: string;
-  suspendedUntil: number | null;
-  pricePerPixel: string | null;
-  stake: string | null;
-  latencyScore: number | null;
-  segments: number;
-  failures: number;
-  verifyFailures: number;
-}
-
-/** The broadcaster's `GET /api/status`. */
-export interface BroadcasterStatus {
-  address: string;
-  chain: { block: number; round: string } | null;
-  ticketFunds: { deposit: string; reserve: string } | null;
-  totals: {
-    segmentsIn: number;
-    segmentsOut: number;
-    segmentsLost: number;
-    ticketsSent: number;
-    ticketsEV: string;
-    fees: string;
-    errors: number;
-  };
-  streams: StreamReport[];
-  orchestrators: OrchestratorReport[];
-  /** Newest first. */
-  errors: { at: number; message: string }[];
-}
+export type {
+  BroadcasterStatus,
+  SegmentStatus as SegmentReport,
+  StreamStatus as StreamReport,
+  OrchestratorStatus as OrchestratorReport,
+} from "../../../offchain/broadcaster/status";
 
 /** The part of an orchestrator's `GET /status` the demo uses. */
 export interface OrchestratorStatus {
