@@ -7,6 +7,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IBondingManager} from "../interfaces/IBondingManager.sol";
 import {IController} from "../interfaces/IController.sol";
+import {IDisputeManager} from "../interfaces/IDisputeManager.sol";
 import {IMinter} from "../interfaces/IMinter.sol";
 import {IRoundsManager} from "../interfaces/IRoundsManager.sol";
 import {ContractIds} from "../libraries/ContractIds.sol";
@@ -156,6 +157,10 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         Delegator memory d = _delegators[delegator];
         address delegate = d.delegateAddress;
         if (delegate == address(0)) revert NotBonded(delegator);
+        if (delegate == delegator) {
+            uint256 disputes = IDisputeManager(_registered(ContractIds.DISPUTE_MANAGER)).openDisputesAgainst(delegator);
+            if (disputes != 0) revert TranscoderUnderDispute(delegator, disputes);
+        }
         _settleAndLog(delegator, d, round, false);
 
         uint256 total = d.bondedAmount + d.pendingAmount;

@@ -4,10 +4,11 @@ pragma solidity ^0.8.30;
 /// @title ManagerMock
 /// @notice Test stand-in for a manager that has not been built yet, registered under its name in the Controller.
 /// It forwards arbitrary calls (so tests can act as that manager), accepts ETH, and answers the BondingManager
-/// hook the round clock calls with a stake the test sets.
+/// hook the round clock calls with a stake the test sets. As the DisputeManager it answers `openDisputesAgainst`.
 contract ManagerMock {
     uint256 public totalActiveStake;
     uint256 public currentRoundTotalActiveStake;
+    mapping(address orchestrator => uint256 count) public openDisputesAgainst;
 
     event TotalActiveStakeSnapshotted(uint256 totalActiveStake);
 
@@ -15,6 +16,10 @@ contract ManagerMock {
 
     function setTotalActiveStake(uint256 stake) external {
         totalActiveStake = stake;
+    }
+
+    function setOpenDisputesAgainst(address orchestrator, uint256 count) external {
+        openDisputesAgainst[orchestrator] = count;
     }
 
     function setCurrentRoundTotalActiveStake() external returns (uint256) {

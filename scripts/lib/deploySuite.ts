@@ -102,6 +102,23 @@ export async function deploySuite(hre: HardhatRuntimeEnvironment, options: Deplo
   await ticketBroker.waitForDeployment();
   log(`  TicketBroker proxy ${await ticketBroker.getAddress()}`);
   const serviceRegistry = await deployContract(hre, "ServiceRegistry", [controllerAddress], log);
+  const disputeManager = await hre.upgrades.deployProxy(
+    await hre.ethers.getContractFactory("DisputeManager"),
+    [
+      params.disputeBond,
+      params.commitPeriod,
+      params.revealPeriod,
+      params.committeeSize,
+      params.quorum,
+      params.faultSlashAmount,
+      params.finderFee,
+      params.verifierSlashAmount,
+      params.verifierUnlockPeriod,
+    ],
+    { kind: "uups", initializer: "initialize", constructorArgs: [controllerAddress] },
+  );
+  await disputeManager.waitForDeployment();
+  log(`  DisputeManager proxy ${await disputeManager.getAddress()}`);
   // Last, so that round 1 starts as close as possible to the end of the deployment.
   const roundsManager = await hre.upgrades.deployProxy(
     await hre.ethers.getContractFactory("RoundsManager"),
@@ -119,6 +136,7 @@ export async function deploySuite(hre: HardhatRuntimeEnvironment, options: Deplo
     BondingManager: await bondingManager.getAddress(),
     TicketBroker: await ticketBroker.getAddress(),
     ServiceRegistry: await serviceRegistry.getAddress(),
+    DisputeManager: await disputeManager.getAddress(),
   };
 
   const registry = await hre.ethers.getContractAt("Controller", controllerAddress, deployer);

@@ -11,11 +11,12 @@ export const CONTRACT_NAMES = [
   "BondingManager",
   "TicketBroker",
   "ServiceRegistry",
+  "DisputeManager",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** Managers deployed behind a UUPS proxy; `contracts.<Name>` is the proxy, `implementations.<Name>` the logic. */
-export const UPGRADEABLE_MANAGERS = ["RoundsManager", "BondingManager", "TicketBroker"] as const;
+export const UPGRADEABLE_MANAGERS = ["RoundsManager", "BondingManager", "TicketBroker", "DisputeManager"] as const;
 
 /** The file `scripts/deploy.ts` writes to `deployments/<network>.json`. */
 export interface DeploymentRecord {

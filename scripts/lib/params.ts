@@ -24,6 +24,8 @@ export interface ProtocolParams {
   faultSlashAmount: bigint;
   finderFee: bigint;
   verifierSlashAmount: bigint;
+  /** Rounds between `deregisterVerifier` and `withdrawVerifierStake`. */
+  verifierUnlockPeriod: bigint;
 }
 
 type Kind = "lpt" | "eth" | "ppm" | "ppb" | "count";
@@ -51,6 +53,7 @@ const SCHEMA: Record<keyof ProtocolParams, { kind: Kind; min: bigint }> = {
   faultSlashAmount: { kind: "ppm", min: 0n },
   finderFee: { kind: "ppm", min: 0n },
   verifierSlashAmount: { kind: "ppm", min: 0n },
+  verifierUnlockPeriod: { kind: "count", min: 1n },
 };
 
 export class ParamsError extends Error {

@@ -6,6 +6,7 @@ import type { DeploymentRecord } from "../../scripts/lib/deployment";
 import type {
   BondingManager,
   Controller,
+  DisputeManager,
   LivepeerToken,
   ManagerMock,
   Minter,
@@ -26,11 +27,11 @@ export interface Suite {
   bondingManager: BondingManager;
   serviceRegistry: ServiceRegistry;
   ticketBroker: TicketBroker;
-  /** Registered as the DisputeManager until the real one exists; lets tests slash. */
+  /** Registered as the DisputeManager in place of the real one; lets tests slash directly. */
   disputeManager: ManagerMock;
 }
 
-/** The suite exactly as `scripts/deploy.ts` deploys it (local parameters), plus stand-ins for managers not built yet. */
+/** The suite as `scripts/deploy.ts` deploys it (local parameters), with a ManagerMock as the DisputeManager. */
 export async function deployedSuite(): Promise<Suite> {
   const { record } = await deploySuite(hre, { write: false });
   const controller = await ethers.getContractAt("Controller", record.contracts.Controller);
@@ -46,6 +47,27 @@ export async function deployedSuite(): Promise<Suite> {
     serviceRegistry: await ethers.getContractAt("ServiceRegistry", record.contracts.ServiceRegistry),
     ticketBroker: await ethers.getContractAt("TicketBroker", record.contracts.TicketBroker),
     disputeManager,
+  };
+}
+
+export interface DisputeSuite extends Omit<Suite, "disputeManager"> {
+  /** The real DisputeManager, registered as deployed. */
+  disputeManager: DisputeManager;
+}
+
+/** The suite exactly as `scripts/deploy.ts` deploys it, DisputeManager included: for dispute and slashing flows. */
+export async function deployedSuiteWithDisputes(): Promise<DisputeSuite> {
+  const { record } = await deploySuite(hre, { write: false });
+  return {
+    record,
+    controller: await ethers.getContractAt("Controller", record.contracts.Controller),
+    token: await ethers.getContractAt("LivepeerToken", record.contracts.LivepeerToken),
+    minter: await ethers.getContractAt("Minter", record.contracts.Minter),
+    rounds: await ethers.getContractAt("RoundsManager", record.contracts.RoundsManager),
+    bondingManager: await ethers.getContractAt("BondingManager", record.contracts.BondingManager),
+    serviceRegistry: await ethers.getContractAt("ServiceRegistry", record.contracts.ServiceRegistry),
+    ticketBroker: await ethers.getContractAt("TicketBroker", record.contracts.TicketBroker),
+    disputeManager: await ethers.getContractAt("DisputeManager", record.contracts.DisputeManager),
   };
 }
 
