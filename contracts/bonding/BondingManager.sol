@@ -157,10 +157,9 @@ contract BondingManager is IBondingManager, ManagerUpgradeable {
         Delegator memory d = _delegators[delegator];
         address delegate = d.delegateAddress;
         if (delegate == address(0)) revert NotBonded(delegator);
-        if (delegate == delegator) {
-            uint256 disputes = IDisputeManager(_registered(ContractIds.DISPUTE_MANAGER)).openDisputesAgainst(delegator);
-            if (disputes != 0) revert TranscoderUnderDispute(delegator, disputes);
-        }
+        // Whoever it delegates to now: a slash takes the account's own stake wherever it is delegated.
+        uint256 disputes = IDisputeManager(_registered(ContractIds.DISPUTE_MANAGER)).openDisputesAgainst(delegator);
+        if (disputes != 0) revert TranscoderUnderDispute(delegator, disputes);
         _settleAndLog(delegator, d, round, false);
 
         uint256 total = d.bondedAmount + d.pendingAmount;

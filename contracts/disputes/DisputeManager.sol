@@ -79,6 +79,11 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         uint8 reveals;
         bool drawn;
         Outcome outcome;
+        // The terms the dispute was opened under: later governance changes do not apply to it.
+        uint8 quorum;
+        uint32 faultSlashAmount;
+        uint32 finderFee;
+        uint32 verifierSlashAmount;
         address[] members;
     }
 
@@ -95,9 +100,15 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
     uint256 private _disputeCount;
     mapping(uint256 disputeId => Dispute) private _disputes;
     mapping(uint256 disputeId => mapping(address verifier => Ballot)) private _ballots;
-    mapping(uint256 disputeId => mapping(bytes32 commitment => bool)) private _commitmentUsed;
+    /// A dispute waiting for its committee, with the seed block it was queued for (a re-seeded dispute is queued
+    /// again; its earlier entry is then stale).
+    struct QueuedDraw {
+        uint64 disputeId;
+        uint64 seedBlock;
+    }
+
     /// Disputes in order of seed block, waiting for their committee; `_drawHead` is the first not yet handled.
-    uint256[] private _drawQueue;
+    QueuedDraw[] private _drawQueue;
     uint256 private _drawHead;
     /// @inheritdoc IDisputeManager
     mapping(bytes32 receiptHash => uint256 disputeId) public disputeOfReceipt;
@@ -191,19 +202,8 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         uint256 existing = disputeOfReceipt[digest];
         if (existing != 0) revert ReceiptAlreadyDisputed(digest, existing);
 
-        disputeId = ++_disputeCount;
-        disputeOfReceipt[digest] = disputeId;
-        ++openDisputesAgainst[receipt.orchestrator];
-        // The hash of the next block is unknown to everyone now, the opener included.
-        uint256 seedBlock = block.number + 1;
-        Dispute storage d = _disputes[disputeId];
-        d.broadcaster = receipt.broadcaster;
-        d.openedBlock = uint64(block.number);
-        d.orchestrator = receipt.orchestrator;
-        d.seedBlock = uint64(seedBlock);
-        d.receiptHash = digest;
-        d.bond = uint128(bond);
-        _drawQueue.push(disputeId);
+        uint256 seedBlock;
+        (disputeId, seedBlock) = _record(receipt.broadcaster, receipt.orchestrator, digest, bond);
         emit DisputeOpened(
             disputeId,
             receipt.broadcaster,
@@ -233,8 +233,6 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         if (!b.member) revert NotCommitteeMember(disputeId, msg.sender);
         if (commitment == bytes32(0)) revert InvalidVote();
         if (b.commitment != bytes32(0)) revert AlreadyCommitted(disputeId, msg.sender);
-        if (_commitmentUsed[disputeId][commitment]) revert CommitmentReused(disputeId, commitment);
-        _commitmentUsed[disputeId][commitment] = true;
         b.commitment = commitment;
         emit VoteCommitted(disputeId, msg.sender, commitment);
     }
@@ -249,6 +247,8 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         if (vote == Vote.None) revert InvalidVote();
         if (b.commitment == bytes32(0)) revert NotCommitted(disputeId, msg.sender);
         if (b.vote != Vote.None) revert AlreadyRevealed(disputeId, msg.sender);
+        // The salt starts with the voter's address: a commitment copied from another member can never be revealed.
+        if (address(bytes20(salt)) != msg.sender) revert SaltNotBound(disputeId, msg.sender);
         if (keccak256(abi.encodePacked(uint8(vote), salt)) != b.commitment) {
             revert RevealMismatch(disputeId, msg.sender);
         }
@@ -268,7 +268,7 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         // Penalties and rewards move verifier stake: draws that are due happen first, on the stake they saw.
         _drawDue();
 
-        if (d.reveals < _params.quorum || d.faultStake == d.noFaultStake) outcome = Outcome.NoQuorum;
+        if (d.reveals < d.quorum || d.faultStake == d.noFaultStake) outcome = Outcome.NoQuorum;
         else outcome = d.faultStake > d.noFaultStake ? Outcome.Fault : Outcome.NoFault;
         d.outcome = outcome;
         --openDisputesAgainst[d.orchestrator];
@@ -278,8 +278,7 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
 
         address bondRecipient = outcome == Outcome.NoFault ? d.orchestrator : d.broadcaster;
         if (outcome == Outcome.Fault) {
-            Params memory p = _params;
-            _bondingManager().slashTranscoder(d.orchestrator, d.broadcaster, p.faultSlashAmount, p.finderFee);
+            _bondingManager().slashTranscoder(d.orchestrator, d.broadcaster, d.faultSlashAmount, d.finderFee);
         }
         if (burn != 0) ILivepeerToken(_registered(ContractIds.LIVEPEER_TOKEN)).burn(burn);
         _payBond(disputeId, bondRecipient, d.bond);
@@ -475,6 +474,33 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         if (d.broadcaster == address(0)) revert UnknownDispute(disputeId);
     }
 
+    /// @dev Stores a new dispute with the current terms and queues its draw.
+    function _record(
+        address broadcaster,
+        address orchestrator,
+        bytes32 digest,
+        uint256 bond
+    ) private returns (uint256 disputeId, uint256 seedBlock) {
+        disputeId = ++_disputeCount;
+        disputeOfReceipt[digest] = disputeId;
+        ++openDisputesAgainst[orchestrator];
+        // The hash of the next block is unknown to everyone now, the opener included.
+        seedBlock = block.number + 1;
+        Dispute storage d = _disputes[disputeId];
+        d.broadcaster = broadcaster;
+        d.openedBlock = uint64(block.number);
+        d.orchestrator = orchestrator;
+        d.seedBlock = uint64(seedBlock);
+        d.receiptHash = digest;
+        d.bond = uint128(bond);
+        Params memory p = _params;
+        d.quorum = p.quorum;
+        d.faultSlashAmount = p.faultSlashAmount;
+        d.finderFee = p.finderFee;
+        d.verifierSlashAmount = p.verifierSlashAmount;
+        _drawQueue.push(QueuedDraw(uint64(disputeId), uint64(seedBlock)));
+    }
+
     function _phase(Dispute storage d) private view returns (Phase) {
         if (d.outcome != Outcome.None) return Phase.Resolved;
         if (!d.drawn) return Phase.AwaitingCommittee;
@@ -491,9 +517,10 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         uint256 length = _drawQueue.length;
         uint256 drawn = 0;
         while (head < length) {
-            uint256 disputeId = _drawQueue[head];
+            QueuedDraw memory entry = _drawQueue[head];
+            uint256 disputeId = entry.disputeId;
             Dispute storage d = _disputes[disputeId];
-            if (!d.drawn) {
+            if (!d.drawn && d.seedBlock == entry.seedBlock) {
                 // The queue is in seed-block order: the first one not due ends the scan.
                 if (block.number <= d.seedBlock) break;
                 if (drawn == MAX_INLINE_DRAWS) revert CommitteeDrawsPending(disputeId);
@@ -511,7 +538,7 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
             // More than 256 blocks passed: draw from a block still to come, queued behind everything due now.
             uint256 seedBlock = block.number + 1;
             d.seedBlock = uint64(seedBlock);
-            _drawQueue.push(disputeId);
+            _drawQueue.push(QueuedDraw(uint64(disputeId), uint64(seedBlock)));
             emit CommitteeReseeded(disputeId, seedBlock);
             return;
         }
@@ -546,7 +573,7 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
     function _settleCommittee(uint256 disputeId, Dispute storage d, Outcome outcome) private returns (uint256 burn) {
         address[] memory members = d.members;
         Vote winning = outcome == Outcome.Fault ? Vote.Fault : outcome == Outcome.NoFault ? Vote.NoFault : Vote.None;
-        uint256 slashAmount = _params.verifierSlashAmount;
+        uint256 slashAmount = d.verifierSlashAmount;
         uint256 penalties = 0;
         uint256 winnersWeight = 0;
         bool[] memory won = new bool[](members.length);

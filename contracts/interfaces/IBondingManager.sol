@@ -106,8 +106,8 @@ interface IBondingManager is IManager {
     error InvalidUnbondingPeriod(uint256 unbondingPeriod);
     /// @notice A slash fraction is in ppm and at most 1,000,000.
     error InvalidSlashFraction(uint256 fraction);
-    /// @notice An orchestrator may not unbond its own stake while `openDisputes` disputes against it are unresolved:
-    /// the stake a Fault would slash must stay bonded.
+    /// @notice An orchestrator (or an account that was one) may not unbond while `openDisputes` disputes against it are
+    /// unresolved: the stake a Fault would slash must stay bonded.
     error TranscoderUnderDispute(address transcoder, uint256 openDisputes);
 
     // ---- Delegators ----

@@ -155,8 +155,8 @@ interface IDisputeManager is IManager {
     error CommitteeDrawsPending(uint256 disputeId);
     error NotCommitteeMember(uint256 disputeId, address verifier);
     error AlreadyCommitted(uint256 disputeId, address verifier);
-    /// @notice Another member committed the same hash: a copied commitment.
-    error CommitmentReused(uint256 disputeId, bytes32 commitment);
+    /// @notice A salt must start with the revealer's address (see `commitVote`).
+    error SaltNotBound(uint256 disputeId, address verifier);
     error InvalidVote();
     error NotCommitted(uint256 disputeId, address verifier);
     error AlreadyRevealed(uint256 disputeId, address verifier);
@@ -172,8 +172,8 @@ interface IDisputeManager is IManager {
 
     // ---- Verifiers ----
 
-    /// @notice Locks `amount` LPT (approved to this contract) as verifier stake, adding to any already locked. The
-    /// stake is drawn for committees from the next dispute whose seed block is later than this call.
+    /// @notice Locks `amount` LPT (approved to this contract) as verifier stake, adding to any already locked. It
+    /// counts for every committee whose seed block's hash is still unknown (committees already due are drawn first).
     function registerVerifier(uint256 amount) external;
 
     /// @notice Stops being drawn for committees; the stake can be withdrawn `verifierUnlockPeriod` rounds later.
@@ -198,12 +198,15 @@ interface IDisputeManager is IManager {
     function drawCommittee(uint256 disputeId) external;
 
     /// @notice Commits `keccak256(abi.encodePacked(uint8(vote), salt))`; committee members, during the commit phase.
+    /// The salt's first 20 bytes must be the member's address and the other 12 random: a commitment copied from
+    /// another member could then never be revealed.
     function commitVote(uint256 disputeId, bytes32 commitment) external;
 
     /// @notice Reveals a committed vote during the reveal phase.
     function revealVote(uint256 disputeId, Vote vote, bytes32 salt) external;
 
-    /// @notice Settles a dispute after the reveal phase (or once every member revealed); anyone.
+    /// @notice Settles a dispute after the reveal phase (or once every member revealed); anyone. Quorum and slash
+    /// amounts are those in force when the dispute was opened.
     function resolve(uint256 disputeId) external returns (Outcome outcome);
 
     /// @notice Slashes an orchestrator that signed two deterministic receipts for the same stream, segment, source

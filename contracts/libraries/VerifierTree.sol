@@ -48,7 +48,7 @@ library VerifierTree {
     }
 
     /// @notice Draws up to `count` distinct accounts, each with probability proportional to its stake among those
-    /// not drawn yet, never one of `excluded`. Fewer when fewer accounts have stake.
+    /// not drawn yet, never one of `excluded` (which may repeat an account). Fewer when fewer accounts have stake.
     /// @return members The accounts in draw order
     /// @return weights Their stake at the draw
     function draw(
@@ -67,7 +67,7 @@ library VerifierTree {
         for (uint256 i = 0; i < excluded.length; ++i) {
             uint256 slot = tree.slots[excluded[i]];
             uint256 stake = tree.values[slot];
-            if (slot == 0 || stake == 0) continue;
+            if (slot == 0 || stake == 0 || _contains(outSlots, outCount, slot)) continue;
             outSlots[outCount] = slot;
             outStakes[outCount] = stake;
             ++outCount;
@@ -93,6 +93,11 @@ library VerifierTree {
             mstore(members, drawn)
             mstore(weights, drawn)
         }
+    }
+
+    function _contains(uint256[] memory slots, uint256 count, uint256 slot) private pure returns (bool) {
+        for (uint256 i = 0; i < count; ++i) if (slots[i] == slot) return true;
+        return false;
     }
 
     /// @dev The sum of slots 1..`slot`.

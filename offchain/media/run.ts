@@ -1,7 +1,7 @@
 /**
- * Runs one ffmpeg/ffprobe process to completion with the input on stdin and any number of outputs on extra pipes
- * (fd 3, 4, ...), so a segment never touches the disk. The process is killed (SIGKILL) when its time limit passes
- * or the caller aborts, and the promise settles only after the child has exited and been reaped: no zombies.
+ * Runs one ffmpeg/ffprobe process to completion with the input on stdin and any number of outputs (and more inputs)
+ * on extra pipes (fd 3, 4, ...), so a segment never touches the disk. The process is killed (SIGKILL) when its time
+ * limit passes or the caller aborts, and the promise settles only after the child has exited and been reaped.
  */
 import { spawn } from "node:child_process";
 
@@ -11,6 +11,8 @@ export interface RunOptions {
   input?: Uint8Array;
   /** How many extra output pipes to open (fd 3 .. 3 + outputPipes - 1). */
   outputPipes?: number;
+  /** More inputs, each written to its own pipe after the output pipes (fd 3 + outputPipes + i), then closed. */
+  inputPipes?: readonly Uint8Array[];
   timeoutMs: number;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
@@ -58,9 +60,11 @@ class ChunkCollector {
 export function runProcess(binary: string, options: RunOptions): Promise<RunResult> {
   const started = performance.now();
   const extra = options.outputPipes ?? 0;
+  const extraInputs = options.inputPipes ?? [];
   const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   return new Promise((resolve, reject) => {
-    const stdio = ["pipe", "pipe", "pipe", ...Array.from({ length: extra }, () => "pipe" as const)] as const;
+    const pipes = extra + extraInputs.length;
+    const stdio = ["pipe", "pipe", "pipe", ...Array.from({ length: pipes }, () => "pipe" as const)] as const;
     const child = spawn(binary, options.args as string[], {
       stdio: stdio as unknown as ["pipe", "pipe", "pipe"],
       env: options.env ?? process.env,
@@ -112,6 +116,11 @@ export function runProcess(binary: string, options: RunOptions): Promise<RunResu
     child.stdin!.on("error", () => {});
     if (options.input) child.stdin!.end(options.input);
     else child.stdin!.end();
+    extraInputs.forEach((data, i) => {
+      const stream = child.stdio[3 + extra + i] as NodeJS.WritableStream;
+      stream.on("error", () => {});
+      stream.end(data);
+    });
 
     child.once("error", (error) => {
       spawnError = error;

@@ -20,14 +20,20 @@ export interface TestSegmentOptions {
   gopFrames?: number;
   /** The x264 preset for the source itself (default ultrafast: test sources should be cheap to make). */
   preset?: string;
+  /** The lavfi video source, to which the size and rate are added: testsrc2 (default), mandelbrot, color=c=black... */
+  pattern?: string;
+  /** Skip this many frames of the pattern: the same timestamps with the picture shifted in time (default 0). */
+  firstFrame?: number;
   timeoutMs?: number;
 }
 
-/** A synthetic MPEG-TS segment (testsrc2 pattern, moving, so the encoder has real work to do). */
+/** A synthetic MPEG-TS segment (testsrc2 pattern by default, moving, so the encoder has real work to do). */
 export async function generateTestSegment(tools: MediaTools, options: TestSegmentOptions): Promise<Buffer> {
   const fps = options.fps ?? 30;
   const duration = options.durationSec ?? 2;
   const gop = options.gopFrames ?? Math.round(fps * duration);
+  const pattern = options.pattern ?? "testsrc2";
+  const shift = options.firstFrame ? `,trim=start_frame=${options.firstFrame},setpts=PTS-STARTPTS` : "";
   const args = [
     "-hide_banner",
     "-loglevel",
@@ -35,7 +41,7 @@ export async function generateTestSegment(tools: MediaTools, options: TestSegmen
     "-f",
     "lavfi",
     "-i",
-    `testsrc2=s=${options.width}x${options.height}:r=${fps}`,
+    `${pattern}${pattern.includes("=") ? ":" : "="}s=${options.width}x${options.height}:r=${fps}${shift}`,
   ];
   if (options.audio ?? true) args.push("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000");
   args.push("-t", `${duration}`, "-c:v", "libx264", "-preset", options.preset ?? "ultrafast", "-pix_fmt", "yuv420p");

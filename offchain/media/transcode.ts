@@ -41,11 +41,20 @@ export interface HardwarePlan {
   encode: boolean;
 }
 
+/**
+ * Deliberate fault injection, for tests and the demo only: every rendition keeps its size, frames and duration and
+ * decodes cleanly, but its picture is wrong, which only a quality comparison (compare.ts) can catch.
+ */
+export type Tamper = "negate" | "blur";
+export const TAMPER_FILTERS: Readonly<Record<Tamper, string>> = { negate: "negate", blur: "gblur=sigma=8" };
+
 export interface EncodeSettings {
   /** x264 preset for renditions that are not deterministic. */
   preset: string;
   /** Set when the job runs on a GPU (never for a ladder with a deterministic rendition). */
   hardware?: HardwarePlan;
+  /** Fault injection for tests and the demo (see Tamper); never set by an honest transcoder. */
+  tamper?: Tamper;
 }
 
 function sameRate(a: number, b: number): boolean {
@@ -71,13 +80,16 @@ function downloadStep(hardware?: HardwarePlan): string[] {
  * that one (size and frame rate) is scaled from it rather than from the source. Scaling runs on ffmpeg's one filter
  * thread, so shrinking 1080p four times would cost more than the decode; the cascade saves ~13% of a 1080p job.
  * Renditions that do not fit (a different aspect ratio, a higher rate) are scaled from the source. Output pad i is
- * `[v{i}]`.
+ * `[v{i}]`; with `tamper`, each branch first goes through the fault-injection filter.
  */
 export function buildFilterGraph(
   source: SourceInfo,
   fitted: readonly FittedRendition[],
   hardware?: HardwarePlan,
+  tamper?: Tamper,
 ): string {
+  if (tamper && hardware?.encode) throw new Error("fault injection needs the frames in CPU memory");
+  const out = (i: number) => (tamper ? `[t${i}]` : `[v${i}]`);
   const area = (f: FittedRendition) => f.width * f.height;
   const base = fitted.reduce((best, f, i) => (area(f) > area(fitted[best]) ? i : best), 0);
   const top = fitted[base];
@@ -93,15 +105,15 @@ export function buildFilterGraph(
   for (const i of direct) {
     const steps = [...rateStep(source.video.fps, fitted[i].fps), ...scaleStep(fitted[i], hardware), "setsar=1"];
     if (i !== base || derived.length === 0) {
-      chains.push(`${input(i)}${[...steps, ...downloadStep(hardware)].join(",")}[v${i}]`);
+      chains.push(`${input(i)}${[...steps, ...downloadStep(hardware)].join(",")}${out(i)}`);
       continue;
     }
     const download = downloadStep(hardware);
-    const own = download.length > 0 ? `[p${i}]` : `[v${i}]`;
+    const own = download.length > 0 ? `[p${i}]` : out(i);
     chains.push(
       `${input(i)}${steps.join(",")},split=${derived.length + 1}${own}${derived.map((j) => `[d${j}]`).join("")}`,
     );
-    if (download.length > 0) chains.push(`[p${i}]${download.join(",")}[v${i}]`);
+    if (download.length > 0) chains.push(`[p${i}]${download.join(",")}${out(i)}`);
   }
   for (const j of derived) {
     const steps = [
@@ -110,8 +122,9 @@ export function buildFilterGraph(
       ...downloadStep(hardware),
       "setsar=1",
     ];
-    chains.push(`[d${j}]${steps.join(",")}[v${j}]`);
+    chains.push(`[d${j}]${steps.join(",")}${out(j)}`);
   }
+  if (tamper) fitted.forEach((_, i) => chains.push(`[t${i}]${TAMPER_FILTERS[tamper]}[v${i}]`));
   return chains.join(";");
 }
 
@@ -191,7 +204,7 @@ export function buildTranscodeArgs(
     args.push("-hwaccel", "cuda", "-hwaccel_device", `${hw.gpu}`, "-hwaccel_output_format", "cuda");
   }
   args.push("-f", "mpegts", "-i", input);
-  args.push("-filter_complex", buildFilterGraph(source, fitted, hw));
+  args.push("-filter_complex", buildFilterGraph(source, fitted, hw, settings.tamper));
   fitted.forEach((f, i) => {
     args.push("-map", `[v${i}]`);
     if (source.audio) args.push("-map", "0:a:0", "-c:a", "copy");
@@ -306,8 +319,11 @@ export async function transcodeSegment(
   const probed = performance.now();
   const fitted = fitLadder(ladder, source.video);
   // Deterministic renditions must be reproducible by any verifier on any machine: the whole job stays on the CPU.
-  const hardware = ladder.some((r) => r.deterministic) ? undefined : options.settings?.hardware;
-  const settings: EncodeSettings = { preset: options.settings?.preset ?? DEFAULT_X264_PRESET, hardware };
+  // So does fault injection, whose filters want frames in CPU memory.
+  const tamper = options.settings?.tamper;
+  const cpuOnly = ladder.some((r) => r.deterministic) || tamper !== undefined;
+  const hardware = cpuOnly ? undefined : options.settings?.hardware;
+  const settings: EncodeSettings = { preset: options.settings?.preset ?? DEFAULT_X264_PRESET, hardware, tamper };
   const outputs = fitted.map((_, i) => `pipe:${3 + i}`);
   const timeoutMs = Math.max(1, (budget ?? segmentTimeoutMs(source.durationMs)) - (probed - started));
   const result = await runProcess(tools.ffmpeg.path, {

@@ -5,6 +5,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
 import { deploySuite } from "./deploySuite";
 import { measureBonding } from "./gasBonding";
+import { measureDisputes } from "./gasDisputes";
 import { measureTickets } from "./gasTickets";
 import { defaultParamsFile } from "./params";
 import { signPermit } from "./permit";
@@ -60,7 +61,8 @@ export async function measureGas(hre: HardhatRuntimeEnvironment): Promise<GasSna
   await measure("RoundsManager.setRoundLength", rounds.connect(deployer).setRoundLength(5760));
 
   await measureBonding(hre, record, measure);
-  await measureTickets(hre, measure); // last: it starts a fresh chain
+  await measureTickets(hre, measure); // starts a fresh chain
+  await measureDisputes(hre, measure); // starts another
 
   return Object.fromEntries(Object.entries(snapshot).sort(([a], [b]) => a.localeCompare(b)));
 }
