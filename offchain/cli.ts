@@ -8,11 +8,12 @@ import { Command, InvalidArgumentError, Option } from "commander";
 
 import { LOG_LEVELS, type Logger, createLogger } from "./common/log";
 import { MediaError } from "./media/errors";
-import { DEFAULT_MAX_SEGMENT_BYTES, X264_PRESETS } from "./media/transcode";
+import { DEFAULT_MAX_SEGMENT_BYTES, type Tamper, X264_PRESETS } from "./media/transcode";
 import { FatalConnectionError } from "./transcoder/client";
 import { startTranscoder } from "./transcoder/daemon";
 import { startOrchestrator } from "./orchestrator/daemon";
 import { startBroadcaster } from "./broadcaster/daemon";
+import { startVerifier } from "./verifier/daemon";
 import { parseStreamKeys } from "./broadcaster/streamKeys";
 import { DEFAULT_LADDER, type Rendition, ladderFromJson, ladderFromPresets } from "./media/ladder";
 
@@ -72,77 +73,83 @@ interface TranscoderFlags {
   drainTimeout: number;
   maxJobTime: number;
   name?: string;
+  faultTamper?: Tamper;
   logLevel: string;
 }
 
 function transcoderCommand(): Command {
-  return new Command("transcoder")
-    .description("Transcode segments for an orchestrator (CPU with libx264, or NVIDIA GPUs with --nvidia).")
-    .requiredOption("--orch-addr <addr>", "orchestrator to work for: host:port, http(s):// or ws(s):// URL")
-    .option("--orch-secret <secret>", "shared secret (prefer --orch-secret-file or STREAMFLOW_ORCH_SECRET)")
-    .option("--orch-secret-file <file>", "file holding the shared secret")
-    .option(
-      "--max-sessions <n|auto>",
-      "concurrent segments to accept (auto: 8 per GPU, else half the CPU cores)",
-      sessions,
-      "auto",
-    )
-    .option("--nvidia <gpus>", 'NVIDIA GPUs to use: "0,1" or "all" (self-tested at start; falls back to the CPU)')
-    .addOption(
-      new Option("--preset <preset>", "x264 preset for non-deterministic renditions")
-        .choices(X264_PRESETS)
-        .default("veryfast"),
-    )
-    .option("--http-addr <host:port>", "where /healthz and /metrics are served", "127.0.0.1:7936")
-    .addOption(
-      new Option(
-        "--drain-timeout <seconds>",
-        "on SIGTERM, how long jobs in flight may take before they are handed back",
+  return (
+    new Command("transcoder")
+      .description("Transcode segments for an orchestrator (CPU with libx264, or NVIDIA GPUs with --nvidia).")
+      .requiredOption("--orch-addr <addr>", "orchestrator to work for: host:port, http(s):// or ws(s):// URL")
+      .option("--orch-secret <secret>", "shared secret (prefer --orch-secret-file or STREAMFLOW_ORCH_SECRET)")
+      .option("--orch-secret-file <file>", "file holding the shared secret")
+      .option(
+        "--max-sessions <n|auto>",
+        "concurrent segments to accept (auto: 8 per GPU, else half the CPU cores)",
+        sessions,
+        "auto",
       )
-        .argParser(seconds("--drain-timeout"))
-        .default(30_000, "30"),
-    )
-    .addOption(
-      new Option("--max-job-time <seconds>", "kill ffmpeg past this, whatever the orchestrator allows")
-        .argParser(seconds("--max-job-time"))
-        .default(60_000, "60"),
-    )
-    .option("--name <name>", "name announced to the orchestrator (default: the hostname)")
-    .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
-    .action(async (flags: TranscoderFlags) => {
-      const log = createLogger("transcoder", flags.logLevel);
-      let running;
-      try {
-        running = await startTranscoder(
-          {
-            orchAddr: flags.orchAddr,
-            orchSecret: resolveSecret(flags),
-            maxSessions: flags.maxSessions,
-            nvidia: flags.nvidia,
-            preset: flags.preset,
-            httpAddr: flags.httpAddr,
-            drainTimeoutMs: flags.drainTimeout,
-            maxJobMs: flags.maxJobTime,
-            name: flags.name,
-            version: VERSION,
-          },
-          log,
-        );
-      } catch (error) {
-        failedToStart(log, error);
-        return;
-      }
-      const { client } = running;
-      exitOnSignals(log, running.shutdown, {
-        state: () => ({ jobsInFlight: client.jobsInFlight }),
-        now: () => client.stop(),
-        nowMessage: "second signal: stopping now, jobs in flight are handed back",
-      });
-      client.on("fatal", (error: FatalConnectionError) => {
-        log.fatal(error.message);
-        void running.shutdown().finally(() => process.exit(2));
-      });
-    });
+      .option("--nvidia <gpus>", 'NVIDIA GPUs to use: "0,1" or "all" (self-tested at start; falls back to the CPU)')
+      .addOption(
+        new Option("--preset <preset>", "x264 preset for non-deterministic renditions")
+          .choices(X264_PRESETS)
+          .default("veryfast"),
+      )
+      .option("--http-addr <host:port>", "where /healthz and /metrics are served", "127.0.0.1:7936")
+      .addOption(
+        new Option(
+          "--drain-timeout <seconds>",
+          "on SIGTERM, how long jobs in flight may take before they are handed back",
+        )
+          .argParser(seconds("--drain-timeout"))
+          .default(30_000, "30"),
+      )
+      .addOption(
+        new Option("--max-job-time <seconds>", "kill ffmpeg past this, whatever the orchestrator allows")
+          .argParser(seconds("--max-job-time"))
+          .default(60_000, "60"),
+      )
+      .option("--name <name>", "name announced to the orchestrator (default: the hostname)")
+      // Deliberate fault injection for the e2e tests and `npm run demo -- --cheat`; not for operators.
+      .addOption(new Option("--fault-tamper <kind>").choices(["negate", "blur"]).hideHelp())
+      .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
+      .action(async (flags: TranscoderFlags) => {
+        const log = createLogger("transcoder", flags.logLevel);
+        let running;
+        try {
+          running = await startTranscoder(
+            {
+              orchAddr: flags.orchAddr,
+              orchSecret: resolveSecret(flags),
+              maxSessions: flags.maxSessions,
+              nvidia: flags.nvidia,
+              preset: flags.preset,
+              httpAddr: flags.httpAddr,
+              drainTimeoutMs: flags.drainTimeout,
+              maxJobMs: flags.maxJobTime,
+              name: flags.name,
+              tamper: flags.faultTamper,
+              version: VERSION,
+            },
+            log,
+          );
+        } catch (error) {
+          failedToStart(log, error);
+          return;
+        }
+        const { client } = running;
+        exitOnSignals(log, running.shutdown, {
+          state: () => ({ jobsInFlight: client.jobsInFlight }),
+          now: () => client.stop(),
+          nowMessage: "second signal: stopping now, jobs in flight are handed back",
+        });
+        client.on("fatal", (error: FatalConnectionError) => {
+          log.fatal(error.message);
+          void running.shutdown().finally(() => process.exit(2));
+        });
+      })
+  );
 }
 
 /** The start-up error as the last (fatal) log line, and exit code 1. */
@@ -176,6 +183,16 @@ function exitOnSignals(
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+}
+
+function fraction(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+      throw new InvalidArgumentError(`${flag} must be a number from 0 to 1, e.g. 0.05.`);
+    }
+    return n;
+  };
 }
 
 function weiAmount(flag: string, { allowZero = false } = {}) {
@@ -228,6 +245,7 @@ interface OrchestratorFlags {
   orchSecretFile?: string;
   transcoder: boolean;
   transcoderSessions: number | "auto";
+  faultTamper?: Tamper;
   initializeRound: boolean;
   reward: boolean;
   maxGasPrice?: bigint;
@@ -238,103 +256,108 @@ interface OrchestratorFlags {
 }
 
 function orchestratorCommand(): Command {
-  return chainAndKeyOptions(
-    new Command("orchestrator").description(
-      "Sell transcoding: serve /info and /segment to broadcasters, validate their tickets, dispatch segments to " +
-        "transcoders, and redeem winning tickets on chain (docs/orchestrator.md).",
-    ),
-    "orchestrator",
-  )
-    .option("--http-addr <host:port>", "where the API and the transcoder endpoint listen", "127.0.0.1:8935")
-    .option("--service-addr <url>", "public URL for broadcasters; kept current in the ServiceRegistry")
-    .option("--data-dir <dir>", "winning-ticket database and recipient secret", ".streamflow/orchestrator")
-    .addOption(
-      new Option("--price-per-unit <wei>", "price in wei per --pixels-per-unit output pixels")
-        .argParser(weiAmount("--price-per-unit", { allowZero: true }))
-        .default(1n, "1"),
+  return (
+    chainAndKeyOptions(
+      new Command("orchestrator").description(
+        "Sell transcoding: serve /info and /segment to broadcasters, validate their tickets, dispatch segments to " +
+          "transcoders, and redeem winning tickets on chain (docs/orchestrator.md).",
+      ),
+      "orchestrator",
     )
-    .addOption(
-      new Option("--pixels-per-unit <n>", "pixels the price is for")
-        .argParser(weiAmount("--pixels-per-unit"))
-        .default(1n, "1"),
-    )
-    .addOption(
-      new Option(
-        "--ticket-ev <wei>",
-        "expected value per ticket (default: the fee of a 2 s segment of the default ladder)",
-      ).argParser(weiAmount("--ticket-ev")),
-    )
-    .option(
-      "--max-sessions <n|auto>",
-      "streams served at once (auto: the transcoders' total capacity)",
-      sessions,
-      "auto",
-    )
-    .option("--orch-secret <secret>", "secret remote transcoders present (prefer --orch-secret-file)")
-    .option("--orch-secret-file <file>", "file holding the transcoders' shared secret")
-    .option("--transcoder", "also transcode in this process", false)
-    .option("--transcoder-sessions <n|auto>", "concurrent segments for the in-process transcoder", sessions, "auto")
-    .option("--initialize-round", "call initializeRound() when a round starts and nobody else has", false)
-    .option("--reward", "call reward() once per round while active", false)
-    .addOption(
-      new Option("--max-gas-price <gwei>", "never pay more than this per gas").argParser(gwei("--max-gas-price")),
-    )
-    .addOption(
-      new Option("--max-segment-bytes <n>", "largest segment accepted")
-        .argParser(positiveInt("--max-segment-bytes"))
-        .default(DEFAULT_MAX_SEGMENT_BYTES, "64 MiB"),
-    )
-    .addOption(
-      new Option("--redeem-batch <n>", "winning tickets per redemption transaction")
-        .argParser(positiveInt("--redeem-batch"))
-        .default(20),
-    )
-    .addOption(
-      new Option("--redeem-interval <seconds>", "how often winning tickets are considered besides on each new block")
-        .argParser(seconds("--redeem-interval"))
-        .default(10_000, "10"),
-    )
-    .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
-    .action(async (flags: OrchestratorFlags) => {
-      const log = createLogger("orchestrator", flags.logLevel);
-      let running;
-      try {
-        const secretGiven = flags.orchSecret || flags.orchSecretFile || process.env.STREAMFLOW_ORCH_SECRET;
-        running = await startOrchestrator(
-          {
-            rpcUrl: flags.rpcUrl,
-            deployment: flags.deployment,
-            keystore: flags.keystore,
-            keystorePasswordFile: flags.keystorePasswordFile,
-            privateKeyFile: flags.privateKeyFile,
-            devAccount: flags.devAccount,
-            httpAddr: flags.httpAddr,
-            serviceAddr: flags.serviceAddr,
-            dataDir: flags.dataDir,
-            price: { pricePerUnit: flags.pricePerUnit, pixelsPerUnit: flags.pixelsPerUnit },
-            ticketEV: flags.ticketEv,
-            maxSessions: flags.maxSessions,
-            orchSecret: secretGiven ? resolveSecret(flags) : undefined,
-            transcoder: flags.transcoder,
-            transcoderSessions: flags.transcoderSessions,
-            initializeRound: flags.initializeRound,
-            reward: flags.reward,
-            maxGasPrice: flags.maxGasPrice,
-            maxSegmentBytes: flags.maxSegmentBytes,
-            redeemBatch: flags.redeemBatch,
-            redeemIntervalMs: flags.redeemInterval,
-            version: VERSION,
-          },
-          log,
-        );
-      } catch (error) {
-        failedToStart(log, error);
-        return;
-      }
-      exitOnSignals(log, running.shutdown, {
-        nowMessage: "second signal: exiting now (stored tickets are safe)",
-      });
-    });
+      .option("--http-addr <host:port>", "where the API and the transcoder endpoint listen", "127.0.0.1:8935")
+      .option("--service-addr <url>", "public URL for broadcasters; kept current in the ServiceRegistry")
+      .option("--data-dir <dir>", "winning-ticket database and recipient secret", ".streamflow/orchestrator")
+      .addOption(
+        new Option("--price-per-unit <wei>", "price in wei per --pixels-per-unit output pixels")
+          .argParser(weiAmount("--price-per-unit", { allowZero: true }))
+          .default(1n, "1"),
+      )
+      .addOption(
+        new Option("--pixels-per-unit <n>", "pixels the price is for")
+          .argParser(weiAmount("--pixels-per-unit"))
+          .default(1n, "1"),
+      )
+      .addOption(
+        new Option(
+          "--ticket-ev <wei>",
+          "expected value per ticket (default: the fee of a 2 s segment of the default ladder)",
+        ).argParser(weiAmount("--ticket-ev")),
+      )
+      .option(
+        "--max-sessions <n|auto>",
+        "streams served at once (auto: the transcoders' total capacity)",
+        sessions,
+        "auto",
+      )
+      .option("--orch-secret <secret>", "secret remote transcoders present (prefer --orch-secret-file)")
+      .option("--orch-secret-file <file>", "file holding the transcoders' shared secret")
+      .option("--transcoder", "also transcode in this process", false)
+      .option("--transcoder-sessions <n|auto>", "concurrent segments for the in-process transcoder", sessions, "auto")
+      // Deliberate fault injection for the in-process transcoder (e2e tests); not for operators.
+      .addOption(new Option("--fault-tamper <kind>").choices(["negate", "blur"]).hideHelp())
+      .option("--initialize-round", "call initializeRound() when a round starts and nobody else has", false)
+      .option("--reward", "call reward() once per round while active", false)
+      .addOption(
+        new Option("--max-gas-price <gwei>", "never pay more than this per gas").argParser(gwei("--max-gas-price")),
+      )
+      .addOption(
+        new Option("--max-segment-bytes <n>", "largest segment accepted")
+          .argParser(positiveInt("--max-segment-bytes"))
+          .default(DEFAULT_MAX_SEGMENT_BYTES, "64 MiB"),
+      )
+      .addOption(
+        new Option("--redeem-batch <n>", "winning tickets per redemption transaction")
+          .argParser(positiveInt("--redeem-batch"))
+          .default(20),
+      )
+      .addOption(
+        new Option("--redeem-interval <seconds>", "how often winning tickets are considered besides on each new block")
+          .argParser(seconds("--redeem-interval"))
+          .default(10_000, "10"),
+      )
+      .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
+      .action(async (flags: OrchestratorFlags) => {
+        const log = createLogger("orchestrator", flags.logLevel);
+        let running;
+        try {
+          const secretGiven = flags.orchSecret || flags.orchSecretFile || process.env.STREAMFLOW_ORCH_SECRET;
+          running = await startOrchestrator(
+            {
+              rpcUrl: flags.rpcUrl,
+              deployment: flags.deployment,
+              keystore: flags.keystore,
+              keystorePasswordFile: flags.keystorePasswordFile,
+              privateKeyFile: flags.privateKeyFile,
+              devAccount: flags.devAccount,
+              httpAddr: flags.httpAddr,
+              serviceAddr: flags.serviceAddr,
+              dataDir: flags.dataDir,
+              price: { pricePerUnit: flags.pricePerUnit, pixelsPerUnit: flags.pixelsPerUnit },
+              ticketEV: flags.ticketEv,
+              maxSessions: flags.maxSessions,
+              orchSecret: secretGiven ? resolveSecret(flags) : undefined,
+              transcoder: flags.transcoder,
+              transcoderSessions: flags.transcoderSessions,
+              transcoderTamper: flags.faultTamper,
+              initializeRound: flags.initializeRound,
+              reward: flags.reward,
+              maxGasPrice: flags.maxGasPrice,
+              maxSegmentBytes: flags.maxSegmentBytes,
+              redeemBatch: flags.redeemBatch,
+              redeemIntervalMs: flags.redeemInterval,
+              version: VERSION,
+            },
+            log,
+          );
+        } catch (error) {
+          failedToStart(log, error);
+          return;
+        }
+        exitOnSignals(log, running.shutdown, {
+          nowMessage: "second signal: exiting now (stored tickets are safe)",
+        });
+      })
+  );
 }
 
 interface BroadcasterFlags {
@@ -362,6 +385,8 @@ interface BroadcasterFlags {
   httpIdle: number;
   discoveryInterval: number;
   maxSegmentBytes: number;
+  verifyRate: number;
+  evidenceUrl?: string;
   logLevel: string;
 }
 
@@ -480,6 +505,15 @@ function broadcasterCommand(): Command {
         .argParser(positiveInt("--max-segment-bytes"))
         .default(DEFAULT_MAX_SEGMENT_BYTES, "64 MiB"),
     )
+    .addOption(
+      new Option(
+        "--verify-rate <fraction>",
+        "share of results also re-encoded here and compared (SSIM/PSNR); a clear fault is disputed on chain",
+      )
+        .argParser(fraction("--verify-rate"))
+        .default(0),
+    )
+    .option("--evidence-url <url>", "public base URL of this daemon's /evidence for verifiers (default: --http-addr's)")
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .action(async (flags: BroadcasterFlags) => {
       const log = createLogger("broadcaster", flags.logLevel);
@@ -511,6 +545,8 @@ function broadcasterCommand(): Command {
             httpIdleMs: flags.httpIdle,
             discoveryIntervalMs: flags.discoveryInterval,
             maxSegmentBytes: flags.maxSegmentBytes,
+            verifyRate: flags.verifyRate,
+            evidenceUrl: flags.evidenceUrl,
             version: VERSION,
           },
           log,
@@ -523,14 +559,93 @@ function broadcasterCommand(): Command {
     });
 }
 
+interface VerifierFlags {
+  rpcUrl: string;
+  deployment: string;
+  keystore?: string;
+  keystorePasswordFile?: string;
+  privateKeyFile?: string;
+  devAccount?: number;
+  httpAddr: string;
+  dataDir: string;
+  stake?: bigint;
+  pollInterval: number;
+  maxGasPrice?: bigint;
+  logLevel: string;
+}
+
+/** Whole or fractional LPT ("500", "12.5") to wei. */
+function lptAmount(flag: string) {
+  return (value: string): bigint => {
+    if (!/^\d+(\.\d{1,18})?$/.test(value)) throw new InvalidArgumentError(`${flag} must be an amount of LPT, e.g. 500`);
+    const [whole, fraction = ""] = value.split(".");
+    return BigInt(whole) * 10n ** 18n + BigInt(fraction.padEnd(18, "0"));
+  };
+}
+
+function verifierCommand(): Command {
+  return chainAndKeyOptions(
+    new Command("verifier").description(
+      "Judge verification disputes: lock LPT as verifier stake, and when drawn onto a dispute's committee fetch " +
+        "the evidence, re-encode and compare, then commit and reveal a vote (docs/disputes.md).",
+    ),
+    "verifier",
+  )
+    .option("--http-addr <host:port>", "where /healthz, /metrics and /api/status are served", "127.0.0.1:8937")
+    .option("--data-dir <dir>", "votes and salts (SQLite); keep it across restarts", ".streamflow/verifier")
+    .addOption(
+      new Option(
+        "--stake <lpt>",
+        "keep at least this much LPT locked as verifier stake (approves and registers)",
+      ).argParser(lptAmount("--stake")),
+    )
+    .addOption(
+      new Option("--poll-interval <seconds>", "how often the chain is read")
+        .argParser(seconds("--poll-interval"))
+        .default(1000, "1"),
+    )
+    .addOption(
+      new Option("--max-gas-price <gwei>", "never pay more than this per gas").argParser(gwei("--max-gas-price")),
+    )
+    .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
+    .action(async (flags: VerifierFlags) => {
+      const log = createLogger("verifier", flags.logLevel);
+      let running;
+      try {
+        running = await startVerifier(
+          {
+            rpcUrl: flags.rpcUrl,
+            deployment: flags.deployment,
+            keystore: flags.keystore,
+            keystorePasswordFile: flags.keystorePasswordFile,
+            privateKeyFile: flags.privateKeyFile,
+            devAccount: flags.devAccount,
+            httpAddr: flags.httpAddr,
+            dataDir: flags.dataDir,
+            stake: flags.stake,
+            pollMs: flags.pollInterval,
+            maxGasPrice: flags.maxGasPrice,
+            version: VERSION,
+          },
+          log,
+        );
+      } catch (error) {
+        failedToStart(log, error);
+        return;
+      }
+      exitOnSignals(log, running.shutdown, { nowMessage: "second signal: exiting now (votes and salts are stored)" });
+    });
+}
+
 export function program(): Command {
   return new Command("streamflow")
-    .description("Streamflow off-chain nodes. Roles built so far: broadcaster, orchestrator, transcoder.")
+    .description("Streamflow off-chain nodes: broadcaster, orchestrator, transcoder and verifier.")
     .version(VERSION)
     .showHelpAfterError()
     .addCommand(broadcasterCommand())
     .addCommand(orchestratorCommand())
-    .addCommand(transcoderCommand());
+    .addCommand(transcoderCommand())
+    .addCommand(verifierCommand());
 }
 
 export async function main(argv: string[]): Promise<void> {

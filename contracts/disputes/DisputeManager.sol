@@ -36,7 +36,8 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
     /// Enough for an EOA or a simple wallet to receive a bond; anything needing more uses `withdrawPayout`.
     uint256 private constant BOND_PUSH_GAS = 30_000;
 
-    // solhint-disable-next-line gas-small-strings
+    // Constant hashes are computed at compile time: the long strings cost nothing at run time.
+    // solhint-disable gas-small-strings
     bytes32 private constant RECEIPT_TYPEHASH = keccak256(
         "TranscodeReceipt(address broadcaster,address orchestrator,bytes32 streamId,uint256 seq,bytes32 sourceHash,"
         "bytes32 profilesHash,bytes32 outputsHash,bool deterministic)"
@@ -44,6 +45,7 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
     bytes32 private constant DOMAIN_TYPEHASH = keccak256(
         "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
     );
+    // solhint-enable gas-small-strings
     bytes32 private constant NAME_HASH = keccak256("Streamflow");
     bytes32 private constant VERSION_HASH = keccak256("1");
 
@@ -65,25 +67,32 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         uint32 openDuties;
     }
 
+    /// Packed in six slots; the terms (quorum and the slash amounts, ppm) are those in force when it was opened, so
+    /// later governance changes do not apply to it.
     struct Dispute {
+        // slot 0
         address broadcaster;
-        uint64 openedBlock;
-        address orchestrator;
-        uint64 seedBlock;
-        bytes32 receiptHash;
-        uint128 bond;
-        uint64 commitEnd;
-        uint64 revealEnd;
-        uint128 faultStake;
-        uint128 noFaultStake;
+        uint40 openedBlock;
         uint8 reveals;
         bool drawn;
         Outcome outcome;
-        // The terms the dispute was opened under: later governance changes do not apply to it.
         uint8 quorum;
-        uint32 faultSlashAmount;
-        uint32 finderFee;
-        uint32 verifierSlashAmount;
+        // slot 1
+        address orchestrator;
+        uint40 seedBlock;
+        uint24 faultSlashAmount;
+        uint24 finderFee;
+        // slot 2
+        bytes32 receiptHash;
+        // slot 3
+        uint128 bond;
+        uint40 commitEnd;
+        uint40 revealEnd;
+        uint24 verifierSlashAmount;
+        // slot 4
+        uint128 faultStake;
+        uint128 noFaultStake;
+        // slot 5
         address[] members;
     }
 
@@ -488,16 +497,17 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         seedBlock = block.number + 1;
         Dispute storage d = _disputes[disputeId];
         d.broadcaster = broadcaster;
-        d.openedBlock = uint64(block.number);
+        d.openedBlock = uint40(block.number);
         d.orchestrator = orchestrator;
-        d.seedBlock = uint64(seedBlock);
+        d.seedBlock = uint40(seedBlock);
         d.receiptHash = digest;
         d.bond = uint128(bond);
         Params memory p = _params;
         d.quorum = p.quorum;
-        d.faultSlashAmount = p.faultSlashAmount;
-        d.finderFee = p.finderFee;
-        d.verifierSlashAmount = p.verifierSlashAmount;
+        // Each is at most PERC (1e6), which fits in 24 bits.
+        d.faultSlashAmount = uint24(p.faultSlashAmount);
+        d.finderFee = uint24(p.finderFee);
+        d.verifierSlashAmount = uint24(p.verifierSlashAmount);
         _drawQueue.push(QueuedDraw(uint64(disputeId), uint64(seedBlock)));
     }
 
@@ -537,7 +547,7 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         if (seed == bytes32(0)) {
             // More than 256 blocks passed: draw from a block still to come, queued behind everything due now.
             uint256 seedBlock = block.number + 1;
-            d.seedBlock = uint64(seedBlock);
+            d.seedBlock = uint40(seedBlock);
             _drawQueue.push(QueuedDraw(uint64(disputeId), uint64(seedBlock)));
             emit CommitteeReseeded(disputeId, seedBlock);
             return;
@@ -554,8 +564,8 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
         uint256 commitEnd = block.number + _params.commitPeriod;
         uint256 revealEnd = commitEnd + _params.revealPeriod;
         d.drawn = true;
-        d.commitEnd = uint64(commitEnd);
-        d.revealEnd = uint64(revealEnd);
+        d.commitEnd = uint40(commitEnd);
+        d.revealEnd = uint40(revealEnd);
         for (uint256 i = 0; i < members.length; ++i) {
             address member = members[i];
             d.members.push(member);
@@ -572,7 +582,12 @@ contract DisputeManager is ManagerUpgradeable, IDisputeManager {
     /// weight. Returns the rounding remainder, or everything when nobody is owed, to be burned.
     function _settleCommittee(uint256 disputeId, Dispute storage d, Outcome outcome) private returns (uint256 burn) {
         address[] memory members = d.members;
-        Vote winning = outcome == Outcome.Fault ? Vote.Fault : outcome == Outcome.NoFault ? Vote.NoFault : Vote.None;
+        Vote winning =
+            outcome == Outcome.Fault
+                ? Vote.Fault
+                : outcome == Outcome.NoFault
+                    ? Vote.NoFault
+                    : Vote.None;
         uint256 slashAmount = d.verifierSlashAmount;
         uint256 penalties = 0;
         uint256 winnersWeight = 0;

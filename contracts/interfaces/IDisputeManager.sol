@@ -12,7 +12,8 @@ interface IDisputeManager is IManager {
     /// @notice What an orchestrator signs for every transcoded segment: the EIP-712 type
     /// `TranscodeReceipt(address broadcaster,address orchestrator,bytes32 streamId,uint256 seq,bytes32 sourceHash,
     /// bytes32 profilesHash,bytes32 outputsHash,bool deterministic)` under the domain ("Streamflow", "1", chain id,
-    /// this contract's proxy).
+    /// this contract's proxy). Field order is the EIP-712 type's, not the tightest packing.
+    // solhint-disable-next-line gas-struct-packing
     struct TranscodeReceipt {
         address broadcaster;
         address orchestrator;

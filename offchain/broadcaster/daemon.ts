@@ -3,9 +3,14 @@
  * verification, HLS output and the status page, wired together. See docs/broadcaster.md.
  */
 import fs from "node:fs";
+import path from "node:path";
 
-import { JsonRpcProvider, type Provider } from "ethers";
+import { Contract } from "ethers";
 
+import { DISPUTE_MANAGER_ABI, MANAGER_ERRORS } from "../chain/abi";
+import { connectRpc } from "../chain/connect";
+import { TxSender } from "../chain/txSender";
+import { EvidenceStore } from "../disputes/evidence";
 import { type KeyOptions, LOCAL_CHAIN_IDS, loadWallet } from "../chain/keys";
 import type { ContractAddresses } from "../chain/view";
 import { createHttpApp, listen, parseListenAddress } from "../common/http";
@@ -16,6 +21,7 @@ import { DEFAULT_MAX_SEGMENT_BYTES } from "../media/transcode";
 import { formatEth } from "../pm/errors";
 import { OrchestratorClient } from "../orchestrator/client";
 import { BroadcasterChain } from "./chain";
+import { Disputer, registerEvidenceRoutes } from "./disputes";
 import { OrchestratorLink } from "./link";
 import { BroadcasterMetrics } from "./metrics";
 import { Pipeline } from "./pipeline";
@@ -50,6 +56,10 @@ export interface BroadcasterConfig extends KeyOptions {
   discoveryIntervalMs: number;
   maxSegmentBytes?: number;
   decodeCheck?: boolean;
+  /** Share of results re-encoded here and compared; a clear fault is disputed on chain. */
+  verifyRate?: number;
+  /** Public base URL of `/evidence` for verifiers (default: this daemon's own). */
+  evidenceUrl?: string;
   version: string;
 }
 
@@ -60,6 +70,7 @@ export interface RunningBroadcaster {
   pipeline: Pipeline;
   book: OrchestratorBook;
   metrics: BroadcasterMetrics;
+  disputer?: Disputer;
   shutdown(): Promise<void>;
 }
 
@@ -74,20 +85,6 @@ function readDeployment(file: string): Deployment {
     if (typeof record.contracts?.[name] !== "string") throw new Error(`${file} has no contracts.${name}`);
   }
   return record;
-}
-
-async function connect(rpcUrl: string): Promise<{ provider: Provider; chainId: bigint }> {
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: false });
-  try {
-    const network = await Promise.race([
-      provider.getNetwork(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer within 10 s")), 10_000).unref()),
-    ]);
-    return { provider, chainId: network.chainId };
-  } catch (error) {
-    provider.destroy();
-    throw new Error(`Cannot reach the chain at ${rpcUrl}: ${(error as Error).message}. Is the node running?`);
-  }
 }
 
 function isLoopbackHost(host: string): boolean {
@@ -110,7 +107,7 @@ async function openChain(config: BroadcasterConfig, log: Logger) {
     return undefined;
   }
   try {
-    const { provider, chainId } = await connect(config.rpcUrl);
+    const { provider, chainId } = await connectRpc(config.rpcUrl);
     if (BigInt(deployment.chainId) !== chainId) {
       provider.destroy();
       throw new Error(
@@ -222,6 +219,32 @@ export async function startBroadcaster(config: BroadcasterConfig, log: Logger): 
     discovery.unref();
     cleanups.push(() => clearInterval(discovery));
 
+    const verifyRate = config.verifyRate ?? 0;
+    let disputer: Disputer | undefined;
+    let evidence: EvidenceStore | undefined;
+    let ownUrl = "";
+    if (verifyRate > 0) {
+      const disputeManager = chainAccess?.deployment.contracts.DisputeManager;
+      if (chainAccess && disputeManager) {
+        evidence = new EvidenceStore(path.join(config.dataDir, "evidence-store"));
+        disputer = new Disputer({
+          tx: new TxSender({ wallet: wallet.connect(chainAccess.provider), provider: chainAccess.provider }),
+          contract: new Contract(disputeManager, [...DISPUTE_MANAGER_ABI, ...MANAGER_ERRORS], chainAccess.provider),
+          provider: chainAccess.provider,
+          chainId: chainAccess.chainId,
+          store: evidence,
+          evidenceBaseUrl: () => config.evidenceUrl ?? `${ownUrl}/evidence`,
+          ladder: config.ladder,
+          metrics,
+          log: log.child({ component: "disputes" }),
+        });
+        disputer.start();
+        cleanups.push(() => disputer!.stop());
+      } else {
+        log.warn("--verify-rate without a chain that has a DisputeManager: clear faults are refused but not disputed");
+      }
+    }
+
     const maxSegmentBytes = config.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
     const pipeline = new Pipeline({
       address,
@@ -243,6 +266,8 @@ export async function startBroadcaster(config: BroadcasterConfig, log: Logger): 
       link: linkFor,
       metrics,
       log,
+      verifyRate,
+      onClearFault: disputer ? (fault) => disputer.report(fault) : undefined,
     });
     cleanups.push(() => pipeline.close());
 
@@ -253,7 +278,7 @@ export async function startBroadcaster(config: BroadcasterConfig, log: Logger): 
         : openAuthorizer;
     if (open) log.warn("no --stream-keys or --auth-webhook: any stream key may publish (loopback only)");
 
-    const status = () => buildStatus({ address, version: config.version, chain, pipeline, book, links });
+    const status = () => buildStatus({ address, version: config.version, chain, pipeline, book, links, disputer });
     const app = createHttpApp({
       registry: metrics.registry,
       log,
@@ -271,7 +296,9 @@ export async function startBroadcaster(config: BroadcasterConfig, log: Logger): 
       },
     });
     registerRoutes(app, { pipeline, authorize, open, maxSegmentBytes, status, httpIdleMs: config.httpIdleMs });
+    if (evidence) registerEvidenceRoutes(app, evidence);
     const url = await listen(app, httpAddress);
+    ownUrl = url;
     cleanups.push(() => app.close());
 
     let rtmp: RtmpIngest | undefined;
@@ -327,6 +354,7 @@ export async function startBroadcaster(config: BroadcasterConfig, log: Logger): 
       pipeline,
       book,
       metrics,
+      disputer,
       shutdown: () => (shuttingDown ??= cleanup()),
     };
   } catch (error) {

@@ -64,6 +64,19 @@ export class BroadcasterMetrics {
     registers: [this.registry],
   });
 
+  readonly qualityChecks = new Counter({
+    name: "streamflow_broadcaster_quality_checks_total",
+    help: "Sampled results re-encoded and compared (--verify-rate), by verdict (ok, suspect, clear-fault, error)",
+    labelNames: ["verdict"] as const,
+    registers: [this.registry],
+  });
+  readonly disputes = new Counter({
+    name: "streamflow_broadcaster_disputes_total",
+    help: "Dispute events, by event (opened, skipped, failed) and, once settled, outcome",
+    labelNames: ["event"] as const,
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "streamflow_broadcaster_" });
   }

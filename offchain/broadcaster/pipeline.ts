@@ -15,7 +15,15 @@ import { type FittedRendition, type Rendition, fitLadder } from "../media/ladder
 import { checkTransportStream } from "../media/mpegts";
 import { type SourceInfo, probeSegment, sourceInfoFromTransportStream } from "../media/probe";
 import { OrchestratorError } from "../orchestrator/client";
-import type { ReceiptDomain } from "../orchestrator/receipt";
+import { type ReceiptDomain, receiptFromJson } from "../orchestrator/receipt";
+import {
+  CLEAR_FAULT_THRESHOLDS,
+  type SegmentComparison,
+  compareSegment,
+  isClearFault,
+  judgeComparison,
+} from "../media/compare";
+import type { ClearFault } from "./disputes";
 import { HlsOutput } from "./hlsOutput";
 import { type LinkResult, OrchestratorLink } from "./link";
 import type { BroadcasterMetrics } from "./metrics";
@@ -89,6 +97,19 @@ export interface PipelineOptions {
   link(url: string): OrchestratorLink;
   metrics: BroadcasterMetrics;
   log: Logger;
+  /** Share of verified results also re-encoded here and compared (0 = none). */
+  verifyRate?: number;
+  /** Draws for the sampling; Math.random unless a test fixes it. */
+  random?: () => number;
+  /** A sampled result was clearly wrong: the disputer takes it from here. */
+  onClearFault?: (fault: ClearFault) => void;
+}
+
+/** A signed result that a local re-encode shows to be clearly wrong. */
+export class QualityFault extends VerificationError {
+  constructor(readonly reasons: string[]) {
+    super(`clearly wrong output: ${reasons.join("; ")}`);
+  }
 }
 
 export interface ErrorRecord {
@@ -348,13 +369,30 @@ export class Pipeline {
         this.options.receiptDomain(result.info),
         this.options.decodeCheck ? this.options.tools : undefined,
       );
+      const rate = this.options.verifyRate ?? 0;
+      if (rate > 0 && (this.options.random ?? Math.random)() < rate)
+        await this.checkQuality(stream, record, entry, data, result);
       book.recordSuccess(entry.url, performance.now() - started, record.durationMs);
       metrics.attempts.inc({ outcome: "ok" });
       return { result, entry, verifyMs: Math.round(performance.now() - verifyStarted) };
     } catch (error) {
       const message = (error as Error).message;
       if (error instanceof VerificationError) {
-        book.recordFailure(entry.url, "verification");
+        const fault = error instanceof QualityFault;
+        book.recordFailure(entry.url, fault ? "fault" : "verification");
+        if (fault && result) {
+          this.options.onClearFault?.({
+            streamId: stream.id,
+            seq: record.seq,
+            orchestratorUrl: entry.url,
+            receipt: receiptFromJson(result.response.result.receipt),
+            signature: result.response.result.signature,
+            source: data,
+            durationMs: record.durationMs,
+            outputs: result.response.renditions,
+            reasons: error.reasons,
+          });
+        }
         metrics.attempts.inc({ outcome: "verification" });
         metrics.verificationFailures.inc();
         const evidence = this.keepEvidence(stream, record, entry, data, result, message);
@@ -383,6 +421,37 @@ export class Pipeline {
         this.error(`segment ${record.seq} of ${stream.id}: ${entry.url}: ${message}`, stream.id, entry.url);
       }
       return { url: entry.url, error: `${entry.url}: ${message}`, busy };
+    }
+  }
+
+  /**
+   * --verify-rate: re-encode the source here and compare. A clear fault throws QualityFault (retried elsewhere and
+   * disputed); a merely suspect result is published and logged, since honest encoders differ a little.
+   */
+  private async checkQuality(
+    stream: Stream,
+    record: SegmentRecord,
+    entry: OrchestratorEntry,
+    data: Buffer,
+    result: LinkResult,
+  ): Promise<void> {
+    const { metrics, log, tools, ladder } = this.options;
+    let report: SegmentComparison;
+    try {
+      report = await compareSegment(tools, data, ladder, result.response.renditions, { signal: this.abort.signal });
+    } catch (error) {
+      metrics.qualityChecks.inc({ verdict: "error" });
+      log.warn({ stream: stream.id, seq: record.seq, reason: (error as Error).message }, "quality check failed");
+      return;
+    }
+    if (isClearFault(report)) {
+      metrics.qualityChecks.inc({ verdict: "clear-fault" });
+      throw new QualityFault(judgeComparison(report, CLEAR_FAULT_THRESHOLDS).reasons);
+    }
+    const { verdict, reasons } = judgeComparison(report);
+    metrics.qualityChecks.inc({ verdict: verdict === "fault" ? "suspect" : "ok" });
+    if (verdict === "fault") {
+      log.warn({ stream: stream.id, seq: record.seq, orchestrator: entry.url, reasons }, "suspect quality (published)");
     }
   }
 

@@ -189,9 +189,10 @@ export class OrchestratorBook {
 
   /**
    * A request failed or its result did not verify: suspended for base × 2^(streak − 1), capped; streams using it
-   * move at their next segment. `retryAfterMs` (a 503's Retry-After) lengthens the suspension if longer.
+   * move at their next segment. `retryAfterMs` (a 503's Retry-After) lengthens the suspension if longer. A "fault"
+   * (a signed result a re-encode shows to be wrong: cheating, not bad luck) suspends for the longest back-off at once.
    */
-  recordFailure(url: string, kind: "error" | "verification" | "busy", retryAfterMs = 0): void {
+  recordFailure(url: string, kind: "error" | "verification" | "busy" | "fault", retryAfterMs = 0): void {
     const entry = this.entries.get(url);
     if (!entry) return;
     entry.failures++;
@@ -200,12 +201,15 @@ export class OrchestratorBook {
       entry.suspendedUntil = Math.max(entry.suspendedUntil, this.clock() + Math.max(1000, retryAfterMs));
       return;
     }
-    if (kind === "verification") entry.verifyFailures++;
+    if (kind === "verification" || kind === "fault") entry.verifyFailures++;
     entry.consecutiveFailures++;
-    const backoff = Math.min(
-      this.options.suspendMaxMs,
-      this.options.suspendBaseMs * 2 ** Math.min(20, entry.consecutiveFailures - 1),
-    );
+    const backoff =
+      kind === "fault"
+        ? this.options.suspendMaxMs
+        : Math.min(
+            this.options.suspendMaxMs,
+            this.options.suspendBaseMs * 2 ** Math.min(20, entry.consecutiveFailures - 1),
+          );
     entry.suspendedUntil = this.clock() + Math.max(backoff, retryAfterMs);
     for (const [stream, current] of this.current) if (current === url) this.current.delete(stream);
   }

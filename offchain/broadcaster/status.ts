@@ -1,5 +1,6 @@
 /** `/api/status`: what the status page (and the demo's progress line) shows, amounts as decimal wei strings. */
 import type { BroadcasterChain } from "./chain";
+import type { Disputer } from "./disputes";
 import type { OrchestratorLink } from "./link";
 import type { Pipeline } from "./pipeline";
 import type { OrchestratorBook } from "./selection";
@@ -11,9 +12,10 @@ export interface StatusSources {
   pipeline: Pipeline;
   book: OrchestratorBook;
   links: ReadonlyMap<string, OrchestratorLink>;
+  disputer?: Disputer;
 }
 
-export function buildStatus({ address, version, chain, pipeline, book, links }: StatusSources) {
+export function buildStatus({ address, version, chain, pipeline, book, links, disputer }: StatusSources) {
   let ticketsSent = 0;
   let ticketsEV = 0n;
   let fees = 0n;
@@ -72,6 +74,18 @@ export function buildStatus({ address, version, chain, pipeline, book, links }: 
       };
     }),
     errors: pipeline.errors.slice(0, 20),
+    disputes: (disputer?.records ?? []).slice(0, 20).map((d) => ({
+      id: d.id ?? null,
+      orchestrator: d.orchestrator,
+      orchestratorUrl: d.orchestratorUrl,
+      stream: d.streamId,
+      seq: d.seq,
+      phase: d.phase,
+      outcome: d.outcome ?? null,
+      reasons: d.reasons,
+      evidence: d.evidenceUri,
+      error: d.error ?? null,
+    })),
   };
 }
 

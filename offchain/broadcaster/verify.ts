@@ -8,6 +8,9 @@ import { type FittedRendition, type Rendition, profilesHash } from "../media/lad
 import type { MediaTools } from "../media/binaries";
 import { logTail, runProcess } from "../media/run";
 import { describeOutput } from "../media/transcode";
+import { durationToleranceMs, expectedFrames } from "../media/compare";
+
+export { expectedFrames };
 import { type SegmentResponse, checkSegmentResponse } from "../orchestrator/client";
 import { type ReceiptDomain, outputsHash } from "../orchestrator/receipt";
 import { type OrchestratorInfo, streamIdHash } from "../orchestrator/wire";
@@ -29,12 +32,6 @@ export interface VerifyRequest {
 
 export class VerificationError extends Error {
   override readonly name = "VerificationError";
-}
-
-/** Frames a rendition at `fps` should have for a source segment of `frames` at `sourceFps` (fps filter rounding). */
-export function expectedFrames(frames: number, sourceFps: number, fps: number): number {
-  if (fps >= sourceFps - 0.01) return frames;
-  return Math.round((frames * fps) / sourceFps);
 }
 
 /** Throws VerificationError with the first problem found (cheap checks first; decoding, if any, last). */
@@ -88,7 +85,7 @@ export async function verifySegment(
     if (Math.abs(measured.frames - frames) > 1) {
       throw new VerificationError(`rendition ${fitted.rendition.name} has ${measured.frames} frames, not ${frames}`);
     }
-    const tolerance = Math.max(100, 2000 / fitted.fps);
+    const tolerance = durationToleranceMs(fitted.fps);
     if (Math.abs(measured.durationMs - request.durationMs) > tolerance) {
       throw new VerificationError(
         `rendition ${fitted.rendition.name} lasts ${measured.durationMs} ms, not ${request.durationMs} ms (±${Math.round(tolerance)})`,

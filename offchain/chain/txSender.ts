@@ -42,6 +42,8 @@ export interface TxSenderOptions {
 export interface SendHooks {
   /** Called with the hash before the transaction (or a replacement) is broadcast: record it durably here. */
   beforeBroadcast?: (hash: string, previous: string | undefined) => void;
+  /** ETH (wei) sent with the call, e.g. a dispute bond. */
+  value?: bigint;
 }
 
 const FEE_BUMP_PERCENT = 125n; // nodes need at least +10% to accept a replacement
@@ -72,21 +74,22 @@ export class TxSender {
     const { provider, wallet } = this.options;
     const to = await contract.getAddress();
     const data = contract.interface.encodeFunctionData(method, args);
+    const value = hooks.value ?? 0n;
     let gasLimit: bigint;
     try {
-      gasLimit = ((await provider.estimateGas({ from: wallet.address, to, data })) * 120n) / 100n;
+      gasLimit = ((await provider.estimateGas({ from: wallet.address, to, data, value })) * 120n) / 100n;
     } catch (error) {
       throw this.explain(error, contract.interface, `${method}`);
     }
     let fees = await this.fees();
     const network = await provider.getNetwork();
     const balance = await provider.getBalance(wallet.address);
-    if (balance < gasLimit * fees.maxFeePerGas) {
+    if (balance < value + gasLimit * fees.maxFeePerGas) {
       throw new TxError(
         "INSUFFICIENT_ETH",
         `${method}: account ${wallet.address} has ${formatEther(balance)} ETH; the transaction may cost up to ` +
-          `${formatEther(gasLimit * fees.maxFeePerGas)} ETH (${gasLimit} gas at ${formatUnits(fees.maxFeePerGas, "gwei")} ` +
-          "gwei). Send ETH to this account.",
+          `${formatEther(value + gasLimit * fees.maxFeePerGas)} ETH (${value > 0n ? `${formatEther(value)} sent and ` : ""}` +
+          `${gasLimit} gas at ${formatUnits(fees.maxFeePerGas, "gwei")} gwei). Send ETH to this account.`,
       );
     }
     const nonce = await this.takeNonce();
@@ -99,6 +102,7 @@ export class TxSender {
           nonce,
           to,
           data,
+          value,
           gasLimit,
           maxFeePerGas: fees.maxFeePerGas,
           maxPriorityFeePerGas: fees.maxPriorityFeePerGas,

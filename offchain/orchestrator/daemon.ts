@@ -7,10 +7,12 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
-import { JsonRpcProvider, type Provider } from "ethers";
+import type { Provider } from "ethers";
 
 import { createHttpApp, listen, parseListenAddress } from "../common/http";
 import type { Logger } from "../common/log";
+import { connectRpc } from "../chain/connect";
+import type { Tamper } from "../media/transcode";
 import { loadWallet, type KeyOptions } from "../chain/keys";
 import { TxSender } from "../chain/txSender";
 import { ChainView, type ContractAddresses } from "../chain/view";
@@ -46,6 +48,8 @@ export interface OrchestratorConfig extends KeyOptions {
   /** Run a transcoder in this process. */
   transcoder: boolean;
   transcoderSessions?: number | "auto";
+  /** Fault injection for the in-process transcoder (tests): wrong pictures of the right shape. */
+  transcoderTamper?: Tamper;
   initializeRound: boolean;
   reward: boolean;
   maxGasPrice?: bigint;
@@ -119,20 +123,6 @@ export function serviceUrlOf(addr: string): string {
   return /^https?:\/\//.test(addr) ? addr.replace(/\/+$/, "") : `http://${addr}`;
 }
 
-async function connect(config: OrchestratorConfig): Promise<{ provider: Provider; chainId: bigint }> {
-  const provider = config.provider ?? new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: false });
-  try {
-    const network = await Promise.race([
-      provider.getNetwork(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer within 10 s")), 10_000).unref()),
-    ]);
-    return { provider, chainId: network.chainId };
-  } catch (error) {
-    provider.destroy();
-    throw new Error(`Cannot reach the chain at ${config.rpcUrl}: ${(error as Error).message}. Is the node running?`);
-  }
-}
-
 export async function startOrchestrator(config: OrchestratorConfig, log: Logger): Promise<RunningOrchestrator> {
   const deployment = readDeploymentFile(config.deployment);
   const httpAddress = parseListenAddress(config.httpAddr, "--http-addr");
@@ -141,7 +131,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
       "Remote transcoders need the shared secret (--orch-secret-file); or run one here with --transcoder.",
     );
   }
-  const { provider, chainId } = await connect(config);
+  const { provider, chainId } = await connectRpc(config.rpcUrl, config.provider);
   const cleanups: Array<() => unknown> = [() => provider.destroy()];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn();
@@ -284,6 +274,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
           maxJobMs: 60_000,
           name: "in-process",
           version: config.version,
+          tamper: config.transcoderTamper,
         },
         log.child({ component: "transcoder" }),
       );

@@ -9,6 +9,7 @@ import { createHttpApp, listen, parseListenAddress } from "../common/http";
 import type { Logger } from "../common/log";
 import { type MediaTools, mediaTools } from "../media/binaries";
 import { GpuPool, type GpuSelfTest, detectNvidiaGpus, parseGpuList, selfTestGpu } from "../media/gpu";
+import type { Tamper } from "../media/transcode";
 import { TranscoderClient } from "./client";
 import { TranscoderMetrics } from "./metrics";
 import { type Capabilities, transcoderEndpoint } from "./protocol";
@@ -27,6 +28,8 @@ export interface TranscoderConfig {
   maxJobMs: number;
   name?: string;
   version?: string;
+  /** Fault injection only: every rendition's picture is altered (see media/transcode Tamper). */
+  tamper?: Tamper;
 }
 
 /** Source codecs worth announcing (a broadcaster sends one of these in MPEG-TS). */
@@ -95,7 +98,9 @@ export async function startTranscoder(config: TranscoderConfig, log: Logger): Pr
     preset: config.preset,
     gpus: gpus.usable.length > 0 ? gpus : undefined,
     maxJobMs: config.maxJobMs,
+    tamper: config.tamper,
   });
+  if (config.tamper) log.warn({ tamper: config.tamper }, "FAULT INJECTION: every rendition will be altered");
   const client = new TranscoderClient({
     url,
     secret: config.orchSecret,

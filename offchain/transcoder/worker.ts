@@ -6,7 +6,7 @@ import type { MediaTools } from "../media/binaries";
 import { MediaError } from "../media/errors";
 import type { GpuPool } from "../media/gpu";
 import { type Rendition, renditionFromJson, validateLadder } from "../media/ladder";
-import { type SegmentLimits, type TranscodeResult, transcodeSegment } from "../media/transcode";
+import { type SegmentLimits, type Tamper, type TranscodeResult, transcodeSegment } from "../media/transcode";
 import type { Job, JobError, RenditionMeta, Result } from "./protocol";
 
 export interface WorkerOptions {
@@ -16,6 +16,8 @@ export interface WorkerOptions {
   limits?: Partial<SegmentLimits>;
   /** The transcoder's own ceiling on a job's time, whatever the orchestrator asks. */
   maxJobMs: number;
+  /** Deliberate fault injection (tests, `npm run demo -- --cheat`): wrong pictures of the right shape. */
+  tamper?: Tamper;
 }
 
 export type JobOutcome =
@@ -65,7 +67,7 @@ export class TranscodeWorker {
     const gpu = this.options.gpus?.acquire();
     try {
       const result = await transcodeSegment(this.tools, segment, ladder, {
-        settings: { preset: this.options.preset, hardware: gpu?.plan },
+        settings: { preset: this.options.preset, hardware: gpu?.plan, tamper: this.options.tamper },
         timeoutMs: Math.min(job.timeoutMs, this.options.maxJobMs),
         limits: this.options.limits,
         signal,

@@ -9,13 +9,16 @@ import hre from "hardhat";
 
 import {
   BONDING_MANAGER_ABI,
+  DISPUTE_MANAGER_ABI,
   MANAGER_ERRORS,
   ROUNDS_MANAGER_ABI,
   SERVICE_REGISTRY_ABI,
   TICKET_BROKER_ABI,
+  TOKEN_ABI,
 } from "../../offchain/chain/abi";
 
-type ContractName = "TicketBroker" | "RoundsManager" | "BondingManager" | "ServiceRegistry";
+type ContractName =
+  "TicketBroker" | "RoundsManager" | "BondingManager" | "ServiceRegistry" | "DisputeManager" | "LivepeerToken";
 
 const compiled = new Map<ContractName, Interface>();
 
@@ -88,15 +91,37 @@ describe("chain ABI: hand-kept fragments match the compiled contracts", () => {
     expect(await mismatches(SERVICE_REGISTRY_ABI, () => "ServiceRegistry")).to.deep.equal([]);
   });
 
+  it("DISPUTE_MANAGER_ABI matches DisputeManager (the slash's round error matches BondingManager)", async () => {
+    const contractOf = (f: Fragment): ContractName =>
+      f instanceof ErrorFragment && f.name === "CurrentRoundNotInitialized" ? "BondingManager" : "DisputeManager";
+    expect(await mismatches(DISPUTE_MANAGER_ABI, contractOf)).to.deep.equal([]);
+  });
+
+  it("TOKEN_ABI matches LivepeerToken", async () => {
+    expect(await mismatches(TOKEN_ABI, () => "LivepeerToken")).to.deep.equal([]);
+  });
+
   it("MANAGER_ERRORS are errors of every manager the daemons pair them with", async () => {
-    const managers: ContractName[] = ["TicketBroker", "RoundsManager", "BondingManager", "ServiceRegistry"];
+    const managers: ContractName[] = [
+      "TicketBroker",
+      "RoundsManager",
+      "BondingManager",
+      "ServiceRegistry",
+      "DisputeManager",
+    ];
     for (const manager of managers) {
       expect(await mismatches(MANAGER_ERRORS, () => manager), manager).to.deep.equal([]);
     }
   });
 
   it("declares each fragment once, and each list parses together with MANAGER_ERRORS as the daemons use it", () => {
-    for (const abi of [TICKET_BROKER_ABI, ROUNDS_MANAGER_ABI, BONDING_MANAGER_ABI, SERVICE_REGISTRY_ABI]) {
+    for (const abi of [
+      TICKET_BROKER_ABI,
+      ROUNDS_MANAGER_ABI,
+      BONDING_MANAGER_ABI,
+      SERVICE_REGISTRY_ABI,
+      DISPUTE_MANAGER_ABI,
+    ]) {
       const iface = new Interface([...abi, ...MANAGER_ERRORS]);
       const signatures = abi.map((text) => Fragment.from(text).format("sighash"));
       expect(new Set(signatures).size, signatures.join()).to.equal(signatures.length);

@@ -283,6 +283,27 @@ function renderStreams(list) {
   $("no-streams").hidden = list.length > 0;
 }
 
+function renderDisputes(list) {
+  const rows = list.map((d) => {
+    const evidence = safeUrl(d.evidence);
+    return row(
+      [
+        num(dash(d.id)),
+        orchestratorName(d.orchestrator),
+        `${dash(d.stream)} #${dash(d.seq)}`,
+        el("span", { class: "badge" }, dash(d.phase)),
+        el("span", { class: `badge ${d.outcome === "Fault" ? "suspended" : ""}` }, dash(d.outcome || d.error)),
+        el("span", { class: "message" }, Array.isArray(d.reasons) ? d.reasons.join("; ") : "—"),
+        evidence ? el("a", { href: evidence, class: "mono" }, "manifest") : "—",
+      ],
+      { "data-dispute": dash(d.id) },
+    );
+  });
+  $("disputes").tBodies[0].replaceChildren(...rows);
+  $("disputes-wrap").hidden = rows.length === 0;
+  $("no-disputes").hidden = rows.length > 0;
+}
+
 // ---- polling ----
 
 function render(s) {
@@ -290,6 +311,7 @@ function render(s) {
   renderTotals(s.totals);
   renderStreams(Array.isArray(s.streams) ? s.streams : []);
   renderOrchestrators(Array.isArray(s.orchestrators) ? s.orchestrators : []);
+  renderDisputes(Array.isArray(s.disputes) ? s.disputes : []);
   renderErrors(Array.isArray(s.errors) ? s.errors : []);
 }
 
