@@ -1,7 +1,9 @@
-// `npm run demo [-- --duration 20] [-- --keep-running]`: a live stream through the whole network on one machine.
-// An embedded chain (the in-process Hardhat network, served over JSON-RPC) with the protocol deployed, two bonded
-// orchestrators and a delegator; the orchestrator, transcoder and broadcaster daemons as real processes; ffmpeg
+// `npm run demo [-- --duration 20] [-- --keep-running] [-- --cheat]`: a live stream through the whole network on one
+// machine. An embedded chain (the in-process Hardhat network, served over JSON-RPC) with the protocol deployed, two
+// bonded orchestrators and a delegator; the orchestrator, transcoder and broadcaster daemons as real processes; ffmpeg
 // pushing a generated live stream over RTMP; a live status line; then what everyone earned, read from the chain.
+// With --cheat, orchestrator A's transcoder cheats, three verifier daemons run, and the broadcaster checks every
+// result: the demo follows the dispute to its resolution and shows the slash.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,17 +12,18 @@ import { Command, InvalidArgumentError } from "commander";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
 import { locateBinary } from "../offchain/media";
-import { ACCOUNTS, type EmbeddedChain, ORCHESTRATORS, startEmbeddedChain } from "./lib/demo/chain";
+import { ACCOUNTS, type EmbeddedChain, ORCHESTRATORS, VERIFIERS, startEmbeddedChain } from "./lib/demo/chain";
 import {
   type RunningBroadcaster,
   type RunningOrchestrator,
   startBroadcaster,
   startOrchestrator,
   startPush,
+  startVerifier,
 } from "./lib/demo/daemons";
 import { Monitor, type Snapshot } from "./lib/demo/monitor";
 import { type Child, ProcessGroup } from "./lib/demo/processes";
-import { EventLines, findStream, problems, progressLine, summaryLines } from "./lib/demo/progress";
+import { EventLines, findStream, lpt, problems, progressLine, summaryLines } from "./lib/demo/progress";
 import { getStatusCode, waitUntil } from "./lib/demo/status";
 import { readSummary } from "./lib/demo/summary";
 import { Terminal } from "./lib/demo/terminal";
@@ -32,10 +35,18 @@ const STOP_GRACE_MS = 15_000;
 const STREAM_START_TIMEOUT_MS = 30_000;
 /** After the push: the last segments published, winning tickets redeemed. */
 const SETTLE_TIMEOUT_MS = 30_000;
+/**
+ * With --cheat, after settling: how long the dispute may still take. Opened on the first segment, it needs a seed
+ * block, 10 blocks of commits and up to 10 of reveals (~25 s at a block a second), so it is often over by then.
+ */
+const DISPUTE_TIMEOUT_MS = 90_000;
+/** With --cheat, the orchestrator whose transcoder cheats; the other one stays honest. */
+const CHEATER = "A";
 
 interface Flags {
   duration: number;
   keepRunning: boolean;
+  cheat: boolean;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -56,6 +67,13 @@ function parseFlags(argv: string[]): Flags {
       60,
     )
     .option("--keep-running", "after the summary, keep everything up until Ctrl-C", false)
+    .option(
+      "--cheat",
+      `orchestrator ${CHEATER}'s transcoder returns negated pictures; the broadcaster sends every segment to both ` +
+        "orchestrators, checks every result and disputes the cheat; three verifiers vote; the summary shows the " +
+        "dispute and the slash (exit code 1 unless the dispute ends in Fault)",
+      false,
+    )
     .parse(argv);
   return program.opts<Flags>();
 }
@@ -99,26 +117,62 @@ class Demo {
   async run(): Promise<void> {
     const { hre, flags } = this;
     this.say(`Streamflow demo: a ${flags.duration} s live stream on an embedded chain.`);
+    if (flags.cheat) {
+      this.say(
+        `--cheat: orchestrator ${CHEATER} is the cheater: its transcoder returns negated pictures (right size and ` +
+          "frame count, wrong content); the other orchestrator is honest. The broadcaster sends every segment to " +
+          "both and re-encodes every result to compare; three verifiers judge the dispute it opens.",
+      );
+    }
     this.say(`logs: ${this.group.logDir} (removed at the end unless the run fails)`);
     const ffmpeg = locateBinary("ffmpeg");
     this.say(`ffmpeg: ${ffmpeg.path} (${ffmpeg.source})\n`);
 
     this.say("chain: in-process Hardhat network (chain 31337), dev accounts of `hardhat node`");
-    const chain = (this.chain = await startEmbeddedChain(hre, this.dir, (line) => this.say(line)));
-    this.say(`  JSON-RPC on ${chain.rpcUrl}, a block every second, a round every 20 blocks\n`);
+    const chain = (this.chain = await startEmbeddedChain(
+      hre,
+      this.dir,
+      (line) => this.say(line),
+      flags.cheat ? { verifiers: VERIFIERS, blocksFollowClock: true } : {},
+    ));
+    this.say(
+      `  JSON-RPC on ${chain.rpcUrl}, a block every second` +
+        (flags.cheat ? " (transactions wait for it, so that block numbers follow the clock)" : "") +
+        ", a round every 20 blocks\n",
+    );
     const access = { rpcUrl: chain.rpcUrl, deploymentFile: chain.deploymentFile };
     const startBlock = await chain.blockNumber();
 
     this.say("starting two orchestrators with a transcoder each…");
     const orchestrators = await Promise.all(
       ORCHESTRATORS.map((role) =>
-        startOrchestrator(this.group, ROOT, access, role, path.join(this.dir, `orchestrator-${role.label}`)),
+        startOrchestrator(
+          this.group,
+          ROOT,
+          access,
+          role,
+          path.join(this.dir, `orchestrator-${role.label}`),
+          flags.cheat && role.label === CHEATER ? "negate" : undefined,
+        ),
       ),
     );
     for (const o of orchestrators) {
-      this.say(`  ${o.label}: ${o.url} at ${o.pricePerPixel} wei per pixel (status: ${o.url}/status)`);
+      const cheats = flags.cheat && o.label === CHEATER ? " [cheating: its transcoder negates every picture]" : "";
+      this.say(`  ${o.label}: ${o.url} at ${o.pricePerPixel} wei per pixel (status: ${o.url}/status)${cheats}`);
     }
     await this.waitForServiceUris(orchestrators);
+
+    if (flags.cheat) {
+      this.say("starting three verifiers…");
+      const verifiers = await Promise.all(
+        VERIFIERS.map((role) =>
+          startVerifier(this.group, ROOT, access, role, path.join(this.dir, `verifier-${role.label}`)),
+        ),
+      );
+      for (const v of verifiers) {
+        this.say(`  ${v.label}: ${lpt(v.stake, 0)} locked as verifier stake (status: ${v.url}/api/status)`);
+      }
+    }
 
     this.say("starting the broadcaster…");
     const broadcaster = await startBroadcaster(
@@ -127,8 +181,11 @@ class Demo {
       access,
       ACCOUNTS.broadcaster,
       path.join(this.dir, "broadcaster"),
+      flags.cheat,
     );
     this.say(`  API ${broadcaster.httpUrl}/api/status, RTMP ingest ${broadcaster.rtmpUrl}`);
+    if (flags.cheat)
+      this.say("  every segment to both orchestrators (--redundancy 2), every result checked (--verify-rate 1)");
     this.say(
       `\nopen ${broadcaster.httpUrl}/ to watch (HLS: ${broadcaster.httpUrl}/stream/${broadcaster.streamId}.m3u8)\n`,
     );
@@ -157,6 +214,7 @@ class Demo {
         labels,
         won: snapshot.won,
         redeemed: snapshot.redeemed,
+        dispute: snapshot.dispute,
       });
 
     const events = new EventLines(broadcaster.streamId, labels);
@@ -182,8 +240,11 @@ class Demo {
     this.terminal.endStatus(progress(last));
     this.say(`the push ended after ${((Date.now() - pushStarted) / 1000).toFixed(1)} s; settling…`);
 
-    last = await this.settle(monitor, events, broadcaster, (s) => progress(s, (s.at - pushStarted) / 1000));
+    const afterPush = (s: Snapshot) => progress(s, (s.at - pushStarted) / 1000);
+    last = await this.settle(monitor, events, broadcaster, afterPush);
     playlistServed ||= await this.playlistServed(broadcaster, last);
+    // Before ensureRoundPassed: mining a round's worth of blocks at once would skip the dispute's voting windows.
+    if (flags.cheat) last = await this.awaitDispute(monitor, events, afterPush);
     await this.ensureRoundPassed(firstRound, orchestrators);
 
     const summary = await readSummary(hre, chain, {
@@ -195,6 +256,7 @@ class Demo {
       streamSeen: events.streamSeen,
       playlistServed,
       segments: [...monitor.segments.values()].sort((a, b) => a.seq - b.seq),
+      cheater: flags.cheat ? CHEATER : undefined,
     });
     for (const line of summaryLines(summary)) this.say(line);
     this.checkProcesses();
@@ -203,6 +265,11 @@ class Demo {
       this.failed = true;
       this.say(`\nFAILED: ${broken.join("; ")}`);
       this.say(`logs: ${this.group.logDir}`);
+    } else if (flags.cheat) {
+      this.say(
+        `\nOK: the stream was transcoded by the honest orchestrator and paid for in tickets; the cheater ` +
+          `${CHEATER} was caught, disputed, found at fault by the verifiers and slashed on chain.`,
+      );
     } else {
       this.say("\nOK: the stream was transcoded, paid for in tickets, and the protocol accounted for it on chain.");
     }
@@ -291,9 +358,43 @@ class Demo {
   }
 
   /**
+   * With --cheat: waits (bounded) for the broadcaster's dispute to be resolved on chain. Nothing to wait for when the
+   * broadcaster holds no dispute, or only one it failed to open.
+   */
+  private async awaitDispute(
+    monitor: Monitor,
+    events: EventLines,
+    progress: (snapshot: Snapshot) => string,
+  ): Promise<Snapshot> {
+    const deadline = Date.now() + DISPUTE_TIMEOUT_MS;
+    let last = await monitor.read();
+    for (;;) {
+      this.checkProcesses();
+      for (const line of events.from(last)) this.say(line);
+      if (last.dispute?.phase === "Resolved") break;
+      const pending = last.broadcaster?.disputes.some((d) => d.error === null) ?? true;
+      if (!pending || Date.now() > deadline) {
+        this.terminal.endStatus();
+        const where = last.dispute ? `dispute #${last.dispute.id} is in phase ${last.dispute.phase}` : "";
+        this.say(
+          pending
+            ? `  stopped waiting for the dispute after ${DISPUTE_TIMEOUT_MS / 1000} s: ${where || "it was not opened"}`
+            : "  the broadcaster holds no dispute to wait for",
+        );
+        return last;
+      }
+      this.terminal.status(progress(last));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      last = await monitor.read();
+    }
+    this.terminal.endStatus(progress(last));
+    return last;
+  }
+
+  /**
    * Rounds pass every ~20 s on their own and each orchestrator calls reward() once per round. A short run may end
    * inside the round it started in: then mine to the next one, so that the round services show, and wait for both
-   * rewards in it.
+   * rewards in it (only the honest one's after --cheat: a slashed orchestrator is no longer registered).
    */
   private async ensureRoundPassed(firstRound: bigint, orchestrators: RunningOrchestrator[]): Promise<void> {
     const { hre } = this;
@@ -306,18 +407,25 @@ class Demo {
     }
     const round = await rounds.currentRound();
     const addresses = chain.participants.orchestrators;
+    const registered = await Promise.all(orchestrators.map((o) => bonding.isRegisteredTranscoder(addresses[o.label])));
+    const rewarding = orchestrators.filter((_, i) => registered[i]);
+    const excluded = orchestrators.filter((_, i) => !registered[i]).map((o) => o.label);
+    const who =
+      excluded.length === 0
+        ? "both orchestrators"
+        : `orchestrator ${rewarding.map((o) => o.label).join(", ") || "(none)"} (${excluded.join(", ")}: no longer registered)`;
     await waitUntil(
-      `both orchestrators to initialize round ${round} and call reward()`,
+      `${who} to initialize round ${round} and call reward()`,
       async () => {
         if (!(await rounds.currentRoundInitialized())) return false;
         const done = await Promise.all(
-          orchestrators.map(async (o) => (await bonding.getTranscoder(addresses[o.label])).lastRewardRound >= round),
+          rewarding.map(async (o) => (await bonding.getTranscoder(addresses[o.label])).lastRewardRound >= round),
         );
         return done.every(Boolean);
       },
       { timeoutMs: 30_000, intervalMs: 500, check: () => this.checkProcesses() },
     );
-    this.say(`round ${round}: initialized, and both orchestrators called reward()`);
+    this.say(`round ${round}: initialized, and ${who} called reward()`);
   }
 
   /** Stops every process, the chain's server, and removes the temporary files (kept after a failure, for the logs). */

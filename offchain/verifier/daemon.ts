@@ -154,6 +154,7 @@ export async function startVerifier(config: VerifierConfig, log: Logger, given?:
       log,
       fromBlock: deployment.deployedAt ?? 0,
       pollMs: config.pollMs,
+      judgeEarly: stake > 0n,
     });
     verifier.start();
     cleanups.push(() => verifier.stop());

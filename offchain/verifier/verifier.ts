@@ -36,6 +36,11 @@ export interface VerifierOptions {
   /** First block to read events from when the store has no cursor (the deployment block). */
   fromBlock: number;
   pollMs: number;
+  /**
+   * Judge every new dispute while its committee is still to be drawn, not only once drawn onto it: the judgement is
+   * ready when the short commit phase starts. Costs a re-encode per dispute for verifiers that are not drawn.
+   */
+  judgeEarly?: boolean;
 }
 
 /** Errors meaning someone else already did it, or it is too early: not worth a warning. */
@@ -144,6 +149,7 @@ export class Verifier {
     const phase = phaseForNextBlock(info, block);
     if (phase === "Resolved") return this.finish(row, OUTCOME_NAMES[Number(info.outcome)]);
     if (phase === "AwaitingCommittee") {
+      if (this.options.judgeEarly && !(row.vote && row.salt)) this.startJudging(row);
       if (committeeDue(info, block)) await this.send("drawCommittee", [row.id], row.id);
       return;
     }
@@ -213,6 +219,11 @@ export class Verifier {
         return;
       }
       if (error instanceof TxError && error.revert && BENIGN.has(error.revert)) return;
+      if (error instanceof TxError && error.code === "REVERTED") {
+        // Someone resolved in the same block, or the round turned uninitialized: the next pass sees which.
+        this.options.log.debug({ dispute: id, reason: error.message }, "resolve reverted on chain; checking again");
+        return;
+      }
       throw error;
     }
   }
@@ -223,6 +234,11 @@ export class Verifier {
     } catch (error) {
       if (error instanceof TxError && error.revert && BENIGN.has(error.revert)) {
         this.options.log.debug({ dispute: id, method, revert: error.revert }, "already done by someone else");
+        return;
+      }
+      // Mined after another's draw in the same block: the next pass sees the new phase.
+      if (error instanceof TxError && error.code === "REVERTED" && method === "drawCommittee") {
+        this.options.log.debug({ dispute: id, method }, "lost the race to draw; checking again");
         return;
       }
       throw error;

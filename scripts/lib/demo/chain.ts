@@ -10,6 +10,7 @@ import { formatEther, parseEther, toQuantity } from "ethers";
 import { TASK_COMPILE, TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { HardhatRuntimeEnvironment, JsonRpcServer } from "hardhat/types";
 
+import type { RoundsManager } from "../../../typechain-types";
 import type { DeploymentRecord } from "../deployment";
 import { deploySuite } from "../deploySuite";
 
@@ -31,6 +32,17 @@ export const ORCHESTRATORS: readonly OrchestratorRole[] = [
 ];
 export const DELEGATION = { account: ACCOUNTS.delegator, amount: parseEther("500"), to: "A" } as const;
 export const BROADCASTER_FUNDS = { deposit: parseEther("1"), reserve: parseEther("1") } as const;
+/** With --cheat: three verifiers, each given its stake in LPT by the deployer and locking it itself (`--stake`). */
+export interface VerifierRole {
+  label: string;
+  account: number;
+  stake: bigint;
+}
+export const VERIFIERS: readonly VerifierRole[] = [
+  { label: "V1", account: 5, stake: parseEther("100") },
+  { label: "V2", account: 6, stake: parseEther("200") },
+  { label: "V3", account: 7, stake: parseEther("300") },
+];
 /** Interval mining: blocks come on their own, so rounds (20 blocks on local chains) pass every ~20 s. */
 export const BLOCK_INTERVAL_MS = 1000;
 
@@ -40,6 +52,8 @@ export interface Participants {
   delegator: string;
   /** By label. */
   orchestrators: Record<"A" | "B", string>;
+  /** By label; empty unless verifiers were asked for. */
+  verifiers: Record<string, string>;
 }
 
 export interface EmbeddedChain {
@@ -53,27 +67,42 @@ export interface EmbeddedChain {
   stop(): Promise<void>;
 }
 
+export interface ChainOptions {
+  /** Accounts given LPT to lock as verifier stake (--cheat). */
+  verifiers?: readonly VerifierRole[];
+  /**
+   * Transactions wait for the next one-second block instead of each being mined at once in a block of its own
+   * (automine off): block numbers then follow the clock. For --cheat, whose dispute windows are counted in blocks:
+   * with automine the demo's own transactions (redemptions, reward(), votes) roughly double the block rate, and a
+   * 10-block commit phase can end before a busy verifier has finished re-encoding the evidence.
+   */
+  blocksFollowClock?: boolean;
+}
+
 /**
  * Compiles (a no-op when up to date; a fresh clone has no artifacts), deploys, sets up the participants so that
- * both orchestrators are active in the current round, writes the deployment record into `dir`, serves the chain on
- * a free loopback port and starts interval mining.
+ * both orchestrators are active in the current round (and gives the verifiers their LPT), writes the deployment
+ * record into `dir`, serves the chain on a free loopback port and starts interval mining.
  */
 export async function startEmbeddedChain(
   hre: HardhatRuntimeEnvironment,
   dir: string,
   log: (line: string) => void,
+  options: ChainOptions = {},
 ): Promise<EmbeddedChain> {
   await hre.run(TASK_COMPILE, { quiet: true });
   const { record } = await deploySuite(hre, { write: false, log });
   const deploymentFile = path.join(dir, "deployment.json");
   fs.writeFileSync(deploymentFile, JSON.stringify(record, null, 2));
-  const participants = await setUpParticipants(hre, record, log);
+  const participants = await setUpParticipants(hre, record, log, options.verifiers ?? []);
 
   const provider = hre.network.provider;
   const server: JsonRpcServer = await hre.run(TASK_NODE_CREATE_SERVER, { hostname: "127.0.0.1", port: 0, provider });
   const { port } = await server.listen();
-  // Automine stays on (each transaction is mined at once) and empty blocks come every second besides.
+  // Automine stays on (each transaction is mined at once) and empty blocks come every second besides; or, with
+  // blocksFollowClock, every transaction waits for the next block of the second.
   await provider.send("evm_setIntervalMining", [BLOCK_INTERVAL_MS]);
+  if (options.blocksFollowClock) await provider.send("evm_setAutomine", [false]);
 
   const rounds = await hre.ethers.getContractAt("RoundsManager", record.contracts.RoundsManager);
   let stopped: Promise<void> | undefined;
@@ -82,12 +111,7 @@ export async function startEmbeddedChain(
     record,
     deploymentFile,
     participants,
-    mineToNextRound: async () => {
-      const [start, length] = await Promise.all([rounds.currentRoundStartBlock(), rounds.roundLength()]);
-      const latest = BigInt(await hre.ethers.provider.getBlockNumber());
-      const blocks = start + length - latest;
-      if (blocks > 0n) await provider.send("hardhat_mine", [toQuantity(blocks)]);
-    },
+    mineToNextRound: () => mineToNextRound(hre, rounds),
     blockNumber: () => hre.ethers.provider.getBlockNumber(),
     stop: () =>
       (stopped ??= (async () => {
@@ -98,10 +122,19 @@ export async function startEmbeddedChain(
   };
 }
 
+/** Mines the rest of the current round and the next round's first block (initializing it is left to the caller). */
+async function mineToNextRound(hre: HardhatRuntimeEnvironment, rounds: RoundsManager): Promise<void> {
+  const [start, length] = await Promise.all([rounds.currentRoundStartBlock(), rounds.roundLength()]);
+  const latest = BigInt(await hre.ethers.provider.getBlockNumber());
+  const blocks = start + length - latest;
+  if (blocks > 0n) await hre.network.provider.send("hardhat_mine", [toQuantity(blocks)]);
+}
+
 async function setUpParticipants(
   hre: HardhatRuntimeEnvironment,
   record: DeploymentRecord,
   log: (line: string) => void,
+  verifierRoles: readonly VerifierRole[],
 ): Promise<Participants> {
   const { ethers } = hre;
   const signers = await ethers.getSigners();
@@ -119,6 +152,9 @@ async function setUpParticipants(
     if (!(await rounds.currentRoundInitialized())) await (await rounds.initializeRound()).wait();
   };
 
+  // Each transaction is a block (automine) and bonding needs the current round initialized: start the setup at the
+  // beginning of a round, so that all of it (about 16 transactions) fits in one round of 20 blocks.
+  await mineToNextRound(hre, rounds);
   await initializeIfNeeded();
   const orchestrators = {} as Record<"A" | "B", string>;
   for (const role of ORCHESTRATORS) {
@@ -150,10 +186,18 @@ async function setUpParticipants(
       `${formatEther(reserve)} ETH reserve for its tickets`,
   );
 
+  const verifiers: Record<string, string> = {};
+  for (const role of verifierRoles) {
+    const account = signer(role.account);
+    verifiers[role.label] = account.address;
+    await (await token.transfer(account.address, role.stake)).wait();
+    log(
+      `  verifier ${role.label} ${account.address} was given ${formatEther(role.stake)} LPT to lock as verifier stake`,
+    );
+  }
+
   // Stake bonded in round r counts from round r + 1: move there so both orchestrators are active when the daemons start.
-  const [start, length] = await Promise.all([rounds.currentRoundStartBlock(), rounds.roundLength()]);
-  const latest = BigInt(await ethers.provider.getBlockNumber());
-  await ethers.provider.send("hardhat_mine", [toQuantity(start + length - latest)]);
+  await mineToNextRound(hre, rounds);
   await initializeIfNeeded();
   for (const role of ORCHESTRATORS) {
     if (!(await bonding.isActiveTranscoder(orchestrators[role.label]))) {
@@ -166,6 +210,7 @@ async function setUpParticipants(
     broadcaster: broadcaster.address,
     delegator: delegator.address,
     orchestrators,
+    verifiers,
   };
 }
 

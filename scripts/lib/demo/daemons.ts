@@ -1,16 +1,19 @@
 /**
- * The network the demo runs: two orchestrators with a transcoder each, a broadcaster, and an ffmpeg that pushes a
- * generated live stream over RTMP. Every one is `node bin/streamflow.js <role>` (or ffmpeg) as a real process.
+ * The network the demo runs: two orchestrators with a transcoder each, a broadcaster, (with --cheat) three
+ * verifiers, and an ffmpeg that pushes a generated live stream over RTMP. Every one is `node bin/streamflow.js
+ * <role>` (or ffmpeg) as a real process.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
+import { formatUnits } from "ethers";
+
 import { type Child, type ProcessGroup, freePort } from "./processes";
 import { livePushArgs } from "../../../offchain/media/testsrc";
 
-/** Stop order: later stages first. */
-const STAGE = { supply: 0, broadcaster: 1, source: 2 } as const;
+/** Stop order: later stages first (verifiers before the broadcaster, whose evidence they may be fetching). */
+const STAGE = { supply: 0, broadcaster: 1, verifier: 2, source: 3 } as const;
 /** Generous: start-up reads the chain and, for the transcoder, checks ffmpeg. */
 const START_TIMEOUT_MS = 60_000;
 
@@ -46,13 +49,18 @@ export interface RunningOrchestrator {
   transcoder: Child;
 }
 
-/** An orchestrator (round services on, its URI in the ServiceRegistry) and its remote transcoder, both ready. */
+/**
+ * An orchestrator (round services on, its URI in the ServiceRegistry) and its remote transcoder, both ready. With
+ * `tamper`, the transcoder cheats (the hidden `--fault-tamper`): renditions of the right size, frame count and
+ * duration, with the wrong pictures.
+ */
 export async function startOrchestrator(
   group: ProcessGroup,
   root: string,
   chain: ChainAccess,
   role: { label: "A" | "B"; account: number },
   dir: string,
+  tamper?: "negate",
 ): Promise<RunningOrchestrator> {
   fs.mkdirSync(dir, { recursive: true });
   const secretFile = path.join(dir, "transcoder.secret");
@@ -117,6 +125,7 @@ export async function startOrchestrator(
       "1",
       "--name",
       `transcoder-${role.label}`,
+      ...(tamper ? ["--fault-tamper", tamper] : []),
       "--log-level",
       "info",
     ],
@@ -139,13 +148,18 @@ export interface RunningBroadcaster {
 export const STREAM_ID = "demo";
 export const RENDITIONS = ["360p30", "240p30"] as const;
 
-/** The broadcaster, ready (it logs "broadcaster started" once both its HTTP and RTMP servers listen). */
+/**
+ * The broadcaster, ready (it logs "broadcaster started" once both its HTTP and RTMP servers listen). With `verify`,
+ * each segment goes to two orchestrators and every result is re-encoded here and compared (`--redundancy 2
+ * --verify-rate 1`): a cheat is caught on the first segment, and the honest result is the one published.
+ */
 export async function startBroadcaster(
   group: ProcessGroup,
   root: string,
   chain: ChainAccess,
   account: number,
   dir: string,
+  verify = false,
 ): Promise<RunningBroadcaster> {
   fs.mkdirSync(dir, { recursive: true });
   const [httpPort, rtmpPort] = [await freePort(), await freePort()];
@@ -172,6 +186,7 @@ export async function startBroadcaster(
       RENDITIONS.join(","),
       "--data-dir",
       path.join(dir, "data"),
+      ...(verify ? ["--redundancy", "2", "--verify-rate", "1"] : []),
       "--log-level",
       "info",
     ],
@@ -185,6 +200,60 @@ export async function startBroadcaster(
   // Publishers push to rtmp://host:port/live/<stream key>.
   const publishUrl = `rtmp://${new URL(rtmpUrl).host}/live/${key}`;
   return { child, httpUrl, rtmpUrl, streamId: STREAM_ID, publishUrl };
+}
+
+export interface RunningVerifier {
+  label: string;
+  account: number;
+  stake: bigint;
+  child: Child;
+  /** Its /api/status is at `${url}/api/status`. */
+  url: string;
+}
+
+/**
+ * A verifier that locks `stake` LPT (its account holds it already) and then watches for disputes; ready once it
+ * logs "verifier started" (after its registration is mined).
+ */
+export async function startVerifier(
+  group: ProcessGroup,
+  root: string,
+  chain: ChainAccess,
+  role: { label: string; account: number; stake: bigint },
+  dir: string,
+): Promise<RunningVerifier> {
+  fs.mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const child = group.spawn(
+    `verifier-${role.label}`,
+    process.execPath,
+    [
+      path.join(root, "bin", "streamflow.js"),
+      "verifier",
+      "--dev-account",
+      String(role.account),
+      "--rpc-url",
+      chain.rpcUrl,
+      "--deployment",
+      chain.deploymentFile,
+      "--http-addr",
+      `127.0.0.1:${port}`,
+      "--data-dir",
+      path.join(dir, "data"),
+      "--stake",
+      formatUnits(role.stake, 18),
+      // A commit phase is 10 blocks (~10 s) and judging takes a few seconds: do not lose more to polling.
+      "--poll-interval",
+      "0.5",
+      "--log-level",
+      "info",
+    ],
+    root,
+    STAGE.verifier,
+  );
+  const started = await child.waitForLog("verifier started", START_TIMEOUT_MS);
+  const url = typeof started.http === "string" ? started.http.replace(/\/+$/, "") : `http://127.0.0.1:${port}`;
+  return { ...role, child, url };
 }
 
 export function startPush(

@@ -1,9 +1,11 @@
 /**
- * Reads the running network once: the broadcaster's /api/status, each orchestrator's /status and the winning
- * tickets paid on chain. Each read is bounded and may fail (a daemon busy or starting) without failing the demo.
+ * Reads the running network once: the broadcaster's /api/status, each orchestrator's /status, the winning tickets
+ * paid on chain and, once the broadcaster has opened one, where its dispute stands on chain. Each read is bounded and
+ * may fail (a daemon busy or starting) without failing the demo.
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
+import { OUTCOME_NAMES, type OutcomeName, PHASE_NAMES, type PhaseName } from "../../../offchain/chain/abi";
 import type { DeploymentRecord } from "../deployment";
 import {
   type BroadcasterStatus,
@@ -24,6 +26,20 @@ export interface Snapshot {
   outstanding: number;
   /** WinningTicketRedeemed events on chain. */
   redeemed: number;
+  /** The first dispute the broadcaster opened (mined), as the chain has it; undefined while there is none. */
+  dispute: DisputeProgress | undefined;
+}
+
+export interface DisputeProgress {
+  id: number;
+  /** The accused orchestrator's service URL, as the broadcaster knows it. */
+  orchestratorUrl: string;
+  phase: PhaseName;
+  outcome: OutcomeName;
+  /** Committee size (0 until drawn), members who committed, and who revealed. */
+  members: number;
+  committed: number;
+  revealed: number;
 }
 
 export class Monitor {
@@ -61,7 +77,31 @@ export class Monitor {
       won += ticketsWon(status);
       outstanding += ticketsOutstanding(status);
     }
-    return { at: Date.now(), broadcaster, orchestrators: byUrl, won, outstanding, redeemed };
+    // Newest first: the first one opened is the last with an id.
+    const opened = broadcaster?.disputes.filter((d) => d.id !== null).at(-1);
+    const dispute = opened
+      ? await this.disputeProgress(opened.id!, opened.orchestratorUrl).catch(() => undefined)
+      : undefined;
+    return { at: Date.now(), broadcaster, orchestrators: byUrl, won, outstanding, redeemed, dispute };
+  }
+
+  private async disputeProgress(id: number, orchestratorUrl: string): Promise<DisputeProgress> {
+    const disputes = await this.hre.ethers.getContractAt("DisputeManager", this.record.contracts.DisputeManager);
+    const info = await disputes.getDispute(id);
+    const [phase, [members], committed] = await Promise.all([
+      disputes.disputePhase(id),
+      disputes.getCommittee(id),
+      disputes.queryFilter(disputes.filters.VoteCommitted(id), Number(info.openedBlock)),
+    ]);
+    return {
+      id,
+      orchestratorUrl,
+      phase: PHASE_NAMES[Number(phase)]!,
+      outcome: OUTCOME_NAMES[Number(info.outcome)]!,
+      members: members.length,
+      committed: committed.length,
+      revealed: Number(info.reveals),
+    };
   }
 
   private async redeemedCount(): Promise<number> {

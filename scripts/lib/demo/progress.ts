@@ -2,6 +2,8 @@
  * What the demo prints, as pure functions of what it read: the live progress line, the summary, and the verdict
  * (what makes the run broken, as opposed to merely unlucky).
  */
+import type { OutcomeName, PhaseName } from "../../../offchain/chain/abi";
+import type { DisputeProgress } from "./monitor";
 import {
   type BroadcasterStatus,
   type OrchestratorStatus,
@@ -42,6 +44,8 @@ export interface ProgressInput {
   /** Winning tickets the orchestrators hold, and those paid on chain. */
   won: number;
   redeemed: number;
+  /** The broadcaster's dispute, once one is open on chain. */
+  dispute?: DisputeProgress;
 }
 
 /** The newest segment that is no longer in flight (whatever order the list is in). */
@@ -81,27 +85,67 @@ export function progressLine(input: ProgressInput): string {
   }
   parts.push(`tickets ${ticketsSent} sent, ${input.won} won, ${input.redeemed} redeemed`);
   parts.push(`paid ${eth(BigInt(ticketsEV), 4)} (EV)`);
+  if (input.dispute) parts.push(disputeState(input.dispute, input.labels));
   return parts.join(" | ");
+}
+
+/** An orchestrator's label from its service URL (written with or without a trailing slash); the URL if unknown. */
+export function labelOf(labels: ReadonlyMap<string, string>, url: string): string {
+  return labels.get(url) ?? labels.get(url.replace(/\/+$/, "")) ?? url;
+}
+
+/** "dispute #1 vs A: Commit, 2/3 committed". */
+export function disputeState(dispute: DisputeProgress, labels: ReadonlyMap<string, string>): string {
+  const against = labelOf(labels, dispute.orchestratorUrl);
+  const where: Partial<Record<PhaseName, string>> = {
+    AwaitingCommittee: "waiting for the committee draw",
+    Commit: `Commit, ${dispute.committed}/${dispute.members} committed`,
+    Reveal: `Reveal, ${dispute.revealed}/${dispute.members} revealed`,
+    Resolvable: `Resolvable, ${dispute.revealed}/${dispute.members} revealed`,
+    Resolved: `Resolved: ${dispute.outcome}`,
+  };
+  return `dispute #${dispute.id} vs ${against}: ${where[dispute.phase] ?? dispute.phase}`;
 }
 
 /**
  * Lines worth printing above the status line, from successive snapshots: the stream arriving, segments moving to
- * another orchestrator, new broadcaster errors. Keeps only what it has already reported.
+ * another orchestrator, new broadcaster errors, a dispute opened and each of its phases. Keeps only what it has
+ * already reported.
  */
 export class EventLines {
   streamSeen = false;
   private via: string | undefined;
   private errorsSeen = 0;
+  private readonly faultsSeen = new Set<string>();
+  private disputePhase: string | undefined;
 
   constructor(
     private readonly streamId: string,
     private readonly labels: ReadonlyMap<string, string>,
   ) {}
 
-  from(snapshot: { broadcaster: BroadcasterStatus | undefined }): string[] {
+  from(snapshot: { broadcaster: BroadcasterStatus | undefined; dispute?: DisputeProgress }): string[] {
     const status = snapshot.broadcaster;
-    const stream = findStream(status, this.streamId);
     const lines: string[] = [];
+    // Before the stream check: a dispute goes on after the stream ended.
+    for (const dispute of [...(status?.disputes ?? [])].reverse()) {
+      const key = `${dispute.orchestrator}:${dispute.seq}`;
+      if (this.faultsSeen.has(key)) continue;
+      this.faultsSeen.add(key);
+      const label = labelOf(this.labels, dispute.orchestratorUrl);
+      // The reasons are in the broadcaster's error line about the same segment.
+      lines.push(
+        `  broadcaster: orchestrator ${label}'s segment #${dispute.seq} is a clear fault: refused, ${label} ` +
+          "suspended, opening a dispute on chain",
+      );
+    }
+    const dispute = snapshot.dispute;
+    const phase = dispute && `${dispute.id}:${dispute.phase}`;
+    if (dispute && phase !== this.disputePhase) {
+      this.disputePhase = phase;
+      lines.push(`  ${disputeState(dispute, this.labels)}`);
+    }
+    const stream = findStream(status, this.streamId);
     if (!status || !stream) return lines;
     if (!this.streamSeen) {
       this.streamSeen = true;
@@ -131,6 +175,8 @@ export interface OrchestratorSummary {
   /** Segments the broadcaster got from it (undefined: not in its book). */
   segments: number | undefined;
   failures: number;
+  /** Of the failures, results refused after verification (a cheat caught, with --cheat). */
+  verifyFailures: number;
   /** Its winning tickets by state, from its /status (undefined: it did not answer). */
   tickets: OrchestratorStatus["tickets"] | undefined;
   /** Redeemed on chain (WinningTicketRedeemed to it) and what they paid. */
@@ -139,7 +185,10 @@ export interface OrchestratorSummary {
   feesCredited: bigint;
   /** Claimable by the orchestrator's own account now. */
   claimableFees: bigint;
+  /** Its stake (pendingStake) minus what it bonded. */
   rewards: bigint;
+  /** With --cheat, when it was slashed: its stake then mixes rewards and the penalty. */
+  slashed?: { bonded: bigint; penalty: bigint };
 }
 
 export interface DemoSummary {
@@ -162,6 +211,80 @@ export interface DemoSummary {
   playlistServed: boolean;
   /** The broadcaster's ticket funds on chain: [at the start, at the end]. */
   broadcasterFunds: { deposit: [bigint, bigint]; reserve: [bigint, bigint] };
+  /** With --cheat: what became of the cheat. */
+  cheat?: CheatSummary;
+}
+
+export interface CheatSummary {
+  /** The cheating orchestrator's label and address. */
+  cheater: string;
+  address: string;
+  broadcaster: string;
+  /** Segments published from the cheater's renditions (must be none). */
+  publishedByCheater: number;
+  /** The first dispute the broadcaster opened on chain; undefined if none was. */
+  dispute: DisputeSummary | undefined;
+  /** Why the broadcaster could not open a dispute, if it said so. */
+  openError?: string;
+}
+
+export interface CommitteeMember {
+  address: string;
+  /** "V1", when it is one of the demo's verifiers. */
+  label: string | undefined;
+  /** Locked stake when the committee was drawn: the vote's weight. */
+  weight: bigint;
+  committed: boolean;
+  vote: "None" | "Fault" | "NoFault";
+  /** Stake it lost or gained at the resolution (no reveal, or on the wrong side). */
+  penalized: bigint;
+  rewarded: bigint;
+}
+
+export interface SlashSummary {
+  finder: string;
+  penalty: bigint;
+  finderReward: bigint;
+  /**
+   * The slashed share (ppm) and the stake it was taken from: bonded as slashTranscoder settles it (through the
+   * previous round; the orchestrator's share of the current round's rewards is not in it, and then grows on what is
+   * left, which is why before − after is not the penalty).
+   */
+  fractionPpm: bigint;
+  slashedFrom: bigint;
+  /** What the orchestrator could claim (pendingStake) just before and after, this round's rewards included. */
+  stakeBefore: bigint;
+  stakeAfter: bigint;
+}
+
+export interface DisputeSummary {
+  id: number;
+  /** Disputes the broadcaster opened on chain during the run (one per orchestrator at a time). */
+  opened: number;
+  orchestrator: string;
+  /** The accused orchestrator's label ("A"), when it is one of the demo's. */
+  label: string | undefined;
+  streamId: string;
+  seq: number;
+  /** What the broadcaster's re-encode showed, and where the evidence is served. */
+  reasons: string[];
+  evidence: string;
+  bond: bigint;
+  blocks: { opened: number; seed: number; commitEnd: number; revealEnd: number; resolved: number | undefined };
+  /** From the opening block to the resolving one, by their timestamps. */
+  seconds: number | undefined;
+  phase: PhaseName;
+  outcome: OutcomeName;
+  faultStake: bigint;
+  noFaultStake: bigint;
+  reveals: number;
+  committee: CommitteeMember[];
+  /** TranscoderSlashed, and the orchestrator's own stake around it. */
+  slash: SlashSummary | undefined;
+  /** BondPaid: the dispute bond, back to the broadcaster on a Fault. */
+  bondPaid: { recipient: string; amount: bigint; pushed: boolean } | undefined;
+  /** The accused orchestrator in the BondingManager now. */
+  pool: { inPool: boolean; registered: boolean; active: boolean; deactivationRound: bigint; round: bigint };
 }
 
 /** Reasons the run is broken (exit code 1). Chance (no winning ticket) is not one of them. */
@@ -181,6 +304,28 @@ export function problems(summary: DemoSummary): string[] {
         `(in ${totals.segmentsIn}, out ${totals.segmentsOut}, lost ${totals.segmentsLost})`,
     );
   }
+  if (summary.cheat) found.push(...cheatProblems(summary.cheat));
+  return found;
+}
+
+/** With --cheat, the run fails unless the cheater was disputed, found at fault, and none of its output published. */
+export function cheatProblems(cheat: CheatSummary): string[] {
+  const found: string[] = [];
+  if (cheat.publishedByCheater > 0) {
+    found.push(`${cheat.publishedByCheater} segment(s) transcoded by the cheater ${cheat.cheater} were published`);
+  }
+  const dispute = cheat.dispute;
+  if (!dispute) {
+    const why = cheat.openError ? ` (${cheat.openError})` : "";
+    return [...found, `no dispute was opened against the cheater, orchestrator ${cheat.cheater}${why}`];
+  }
+  if (dispute.orchestrator.toLowerCase() !== cheat.address.toLowerCase()) {
+    found.push(
+      `dispute #${dispute.id} accuses ${dispute.label ?? dispute.orchestrator}, not the cheater ${cheat.cheater}`,
+    );
+  }
+  if (dispute.phase !== "Resolved") found.push(`dispute #${dispute.id} was not resolved (${dispute.phase})`);
+  else if (dispute.outcome !== "Fault") found.push(`dispute #${dispute.id} ended in ${dispute.outcome}, not Fault`);
   return found;
 }
 
@@ -237,12 +382,19 @@ export function summaryLines(summary: DemoSummary): string[] {
   for (const o of summary.orchestrators) {
     lines.push(
       `    ${o.label} ${o.address} ${o.url}: ${o.segments ?? 0} segments` +
-        (o.failures > 0 ? ` (${o.failures} failures)` : "") +
+        (o.failures > 0
+          ? ` (${o.failures} failures` +
+            (o.verifyFailures > 0 ? `, ${o.verifyFailures} of them results refused after verification` : "") +
+            ")"
+          : "") +
         ` at ${o.pricePerPixel} wei/pixel; ${ticketStates(o)}`,
     );
     lines.push(
       `      fees credited ${eth(o.feesCredited)}, claimable by the orchestrator ${eth(o.claimableFees)}; ` +
-        `rewards ${lpt(o.rewards)}`,
+        (o.slashed
+          ? `own stake ${lpt(o.slashed.bonded + o.rewards)} (${lpt(o.slashed.bonded, 0)} bonded, plus its ` +
+            `rewards, minus ${lpt(o.slashed.penalty)} slashed)`
+          : `rewards ${lpt(o.rewards)}`),
     );
   }
 
@@ -276,7 +428,100 @@ export function summaryLines(summary: DemoSummary): string[] {
     `  delegator ${d.address} (${lpt(d.bonded, 0)} bonded to ${d.to}), claimable in round ${summary.round}: ` +
       `${eth(d.fees)} in fees and ${lpt(d.rewards)} in rewards`,
   );
+  if (summary.cheat) lines.push(...cheatLines(summary.cheat));
   const errors = summary.status?.errors ?? [];
   for (const error of errors.slice(0, 3)) lines.push(`  broadcaster error: ${error.message}`);
+  return lines;
+}
+
+/** "0x7099…79C8". */
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`;
+}
+
+/** The summary's Dispute section (--cheat). */
+export function cheatLines(cheat: CheatSummary): string[] {
+  const lines = ["", "Dispute"];
+  const dispute = cheat.dispute;
+  if (cheat.publishedByCheater === 0) lines.push(`  none of the cheater ${cheat.cheater}'s renditions was published`);
+  if (!dispute) {
+    lines.push(`  no dispute was opened${cheat.openError ? `: ${cheat.openError}` : ""}`);
+    return lines;
+  }
+  const who = dispute.label ?? dispute.orchestrator;
+  const accused =
+    dispute.orchestrator.toLowerCase() === cheat.address.toLowerCase()
+      ? `the cheater, ${cheat.cheater}`
+      : `not the cheater ${cheat.cheater}`;
+  lines.push(
+    `  dispute #${dispute.id}: orchestrator ${who} ${dispute.orchestrator} (${accused}), ` +
+      `segment #${dispute.seq} of "${dispute.streamId}", bond ${eth(dispute.bond, 4)}` +
+      (dispute.opened > 1 ? `; ${dispute.opened} disputes opened in all` : ""),
+  );
+  lines.push(`    the broadcaster's reasons: ${dispute.reasons.join("; ") || "(none given)"}`);
+  lines.push(`    evidence: ${dispute.evidence}`);
+  const b = dispute.blocks;
+  const resolved =
+    b.resolved === undefined
+      ? "not resolved"
+      : `resolved in block ${b.resolved}` +
+        (dispute.seconds === undefined ? "" : `, ${dispute.seconds} s after opening`);
+  lines.push(
+    `    blocks: opened in ${b.opened}, committee drawn from block ${b.seed}'s hash` +
+      (b.commitEnd > 0 ? `, commits through ${b.commitEnd}, reveals through ${b.revealEnd}` : "") +
+      `; ${resolved}`,
+  );
+  if (dispute.committee.length === 0) lines.push("    committee: not drawn");
+  else lines.push("    committee (vote weight = stake locked at the draw):");
+  for (const m of dispute.committee) {
+    const vote = m.vote !== "None" ? `revealed ${m.vote}` : m.committed ? "committed, never revealed" : "did not vote";
+    const moved = [
+      m.penalized > 0n ? `penalized ${lpt(m.penalized)}` : "",
+      m.rewarded > 0n ? `rewarded ${lpt(m.rewarded)}` : "",
+    ].filter(Boolean);
+    lines.push(
+      `      ${m.label ?? "verifier"} ${m.address}, ${lpt(m.weight, 0)}: ${vote}` +
+        (moved.length > 0 ? ` (${moved.join(", ")})` : ""),
+    );
+  }
+  lines.push(
+    `    outcome: ${dispute.phase === "Resolved" ? dispute.outcome : `none yet (${dispute.phase})`}` +
+      (dispute.reveals > 0
+        ? ` (Fault ${lpt(dispute.faultStake, 0)}, NoFault ${lpt(dispute.noFaultStake, 0)}; ` +
+          `${dispute.reveals} of ${dispute.committee.length} revealed)`
+        : ""),
+  );
+  const slash = dispute.slash;
+  if (slash) {
+    lines.push(
+      `    ${who}'s own stake: ${lpt(slash.stakeBefore)} before the slash → ${lpt(slash.stakeAfter)} after ` +
+        "(what it can claim, this round's rewards included)",
+    );
+    lines.push(
+      `    slashed: ${lpt(slash.penalty)}, ${Number(slash.fractionPpm) / 10_000}% of its bonded stake as settled ` +
+        `for the slash (${lpt(slash.slashedFrom)}; this round's rewards are not in it)`,
+    );
+    const finder = slash.finder.toLowerCase() === cheat.broadcaster.toLowerCase() ? "the broadcaster" : "finder";
+    lines.push(
+      `    finder fee: ${lpt(slash.finderReward)} to ${finder} ${short(slash.finder)}; ` +
+        `the other ${lpt(slash.penalty - slash.finderReward)} burned`,
+    );
+  } else {
+    lines.push(`    ${who} was not slashed`);
+  }
+  const bond = dispute.bondPaid;
+  if (bond) {
+    const to =
+      bond.recipient.toLowerCase() === cheat.broadcaster.toLowerCase() ? "the broadcaster" : short(bond.recipient);
+    lines.push(
+      `    bond: ${eth(bond.amount, 4)} returned to ${to}` + (bond.pushed ? "" : " (waiting for withdrawPayout)"),
+    );
+  }
+  const pool = dispute.pool;
+  const state = pool.inPool
+    ? `yes${pool.registered ? "" : " (not registered)"}`
+    : `no: ${pool.registered ? "" : "no longer registered, "}inactive from round ${pool.deactivationRound}` +
+      (pool.active ? ` (still active in the current round, ${pool.round})` : "");
+  lines.push(`    ${who} in the orchestrator pool: ${state}`);
   return lines;
 }
