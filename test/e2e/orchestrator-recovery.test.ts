@@ -205,7 +205,12 @@ describe("e2e: streamflow orchestrator recovery", function () {
     victim.daemon.signal("SIGKILL");
 
     const response = await request;
-    expect(checkSegmentResponse(response, info, { chainId: info.chainId })).to.equal(undefined);
+    expect(
+      checkSegmentResponse(response, info, {
+        chainId: info.chainId,
+        verifyingContract: chain.record.contracts.DisputeManager,
+      }),
+    ).to.equal(undefined);
     expect(response.renditions).to.have.length(2);
     expect(response.result.renditions.map((r) => [r.name, r.width, r.height, r.frames])).to.deep.equal([
       ["360p30", 640, 360, 60],

@@ -153,7 +153,12 @@ describe("e2e: streamflow orchestrator on a hardhat node", function () {
       renditions: LADDER,
       tickets,
     });
-    expect(checkSegmentResponse(response, info, { chainId: info.chainId })).to.equal(undefined);
+    expect(
+      checkSegmentResponse(response, info, {
+        chainId: info.chainId,
+        verifyingContract: chain.record.contracts.DisputeManager,
+      }),
+    ).to.equal(undefined);
     expect(response.result.tickets).to.deep.equal({ accepted: 1, won: 1 });
     expect(response.renditions).to.have.length(2);
 
@@ -325,7 +330,12 @@ describe("e2e: streamflow orchestrator on a hardhat node", function () {
 
       // Refused before the payment was looked at: the same ticket still pays for a good segment.
       const good = await b.client.segment(info, request("noise", 1, tickets));
-      expect(checkSegmentResponse(good, info, { chainId: info.chainId })).to.equal(undefined);
+      expect(
+        checkSegmentResponse(good, info, {
+          chainId: info.chainId,
+          verifyingContract: chain.record.contracts.DisputeManager,
+        }),
+      ).to.equal(undefined);
       expect(good.result.tickets.accepted).to.equal(1);
       expect(good.renditions).to.have.length(2);
       expect((await getJson(`${url}/healthz`)).status).to.equal(200);
