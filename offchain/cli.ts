@@ -211,6 +211,21 @@ function gwei(flag: string) {
   };
 }
 
+/** The chain and key flags every on-chain role takes, as commander parses them. */
+interface ChainAndKeyFlags {
+  rpcUrl: string;
+  deployment: string;
+  keystore?: string;
+  keystorePasswordFile?: string;
+  privateKeyFile?: string;
+  devAccount?: number;
+}
+
+function chainAndKeyConfig(flags: ChainAndKeyFlags): ChainAndKeyFlags {
+  const { rpcUrl, deployment, keystore, keystorePasswordFile, privateKeyFile, devAccount } = flags;
+  return { rpcUrl, deployment, keystore, keystorePasswordFile, privateKeyFile, devAccount };
+}
+
 /** The chain and key flags every on-chain role takes. */
 function chainAndKeyOptions(command: Command, role: string): Command {
   return command
@@ -227,13 +242,7 @@ function chainAndKeyOptions(command: Command, role: string): Command {
     );
 }
 
-interface OrchestratorFlags {
-  rpcUrl: string;
-  deployment: string;
-  keystore?: string;
-  keystorePasswordFile?: string;
-  privateKeyFile?: string;
-  devAccount?: number;
+interface OrchestratorFlags extends ChainAndKeyFlags {
   httpAddr: string;
   serviceAddr?: string;
   dataDir: string;
@@ -323,12 +332,7 @@ function orchestratorCommand(): Command {
           const secretGiven = flags.orchSecret || flags.orchSecretFile || process.env.STREAMFLOW_ORCH_SECRET;
           running = await startOrchestrator(
             {
-              rpcUrl: flags.rpcUrl,
-              deployment: flags.deployment,
-              keystore: flags.keystore,
-              keystorePasswordFile: flags.keystorePasswordFile,
-              privateKeyFile: flags.privateKeyFile,
-              devAccount: flags.devAccount,
+              ...chainAndKeyConfig(flags),
               httpAddr: flags.httpAddr,
               serviceAddr: flags.serviceAddr,
               dataDir: flags.dataDir,
@@ -360,13 +364,7 @@ function orchestratorCommand(): Command {
   );
 }
 
-interface BroadcasterFlags {
-  rpcUrl: string;
-  deployment: string;
-  keystore?: string;
-  keystorePasswordFile?: string;
-  privateKeyFile?: string;
-  devAccount?: number;
+interface BroadcasterFlags extends ChainAndKeyFlags {
   orchestrators?: string[];
   httpAddr: string;
   rtmpAddr: string;
@@ -521,12 +519,7 @@ function broadcasterCommand(): Command {
       try {
         running = await startBroadcaster(
           {
-            rpcUrl: flags.rpcUrl,
-            deployment: flags.deployment,
-            keystore: flags.keystore,
-            keystorePasswordFile: flags.keystorePasswordFile,
-            privateKeyFile: flags.privateKeyFile,
-            devAccount: flags.devAccount,
+            ...chainAndKeyConfig(flags),
             orchestrators: flags.orchestrators,
             httpAddr: flags.httpAddr,
             rtmpAddr: flags.rtmpAddr === "off" ? undefined : flags.rtmpAddr,
@@ -559,13 +552,7 @@ function broadcasterCommand(): Command {
     });
 }
 
-interface VerifierFlags {
-  rpcUrl: string;
-  deployment: string;
-  keystore?: string;
-  keystorePasswordFile?: string;
-  privateKeyFile?: string;
-  devAccount?: number;
+interface VerifierFlags extends ChainAndKeyFlags {
   httpAddr: string;
   dataDir: string;
   stake?: bigint;
@@ -614,12 +601,7 @@ function verifierCommand(): Command {
       try {
         running = await startVerifier(
           {
-            rpcUrl: flags.rpcUrl,
-            deployment: flags.deployment,
-            keystore: flags.keystore,
-            keystorePasswordFile: flags.keystorePasswordFile,
-            privateKeyFile: flags.privateKeyFile,
-            devAccount: flags.devAccount,
+            ...chainAndKeyConfig(flags),
             httpAddr: flags.httpAddr,
             dataDir: flags.dataDir,
             stake: flags.stake,

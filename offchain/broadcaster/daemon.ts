@@ -9,10 +9,10 @@ import { Contract } from "ethers";
 
 import { DISPUTE_MANAGER_ABI, MANAGER_ERRORS } from "../chain/abi";
 import { connectRpc } from "../chain/connect";
+import { type DeploymentFile, checkDeploymentChain, readDeploymentFile } from "../chain/deployment";
 import { TxSender } from "../chain/txSender";
 import { EvidenceStore } from "../disputes/evidence";
 import { type KeyOptions, LOCAL_CHAIN_IDS, loadWallet } from "../chain/keys";
-import type { ContractAddresses } from "../chain/view";
 import { createHttpApp, listen, parseListenAddress } from "../common/http";
 import type { Logger } from "../common/log";
 import { mediaTools } from "../media/binaries";
@@ -74,19 +74,6 @@ export interface RunningBroadcaster {
   shutdown(): Promise<void>;
 }
 
-interface Deployment {
-  chainId: number | string;
-  contracts: ContractAddresses;
-}
-
-function readDeployment(file: string): Deployment {
-  const record = JSON.parse(fs.readFileSync(file, "utf8")) as Deployment;
-  for (const name of ["TicketBroker", "RoundsManager", "BondingManager", "ServiceRegistry"] as const) {
-    if (typeof record.contracts?.[name] !== "string") throw new Error(`${file} has no contracts.${name}`);
-  }
-  return record;
-}
-
 function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
@@ -96,11 +83,11 @@ function isLoopbackHost(host: string): boolean {
  * without it (a local test), but then cannot check its own funds.
  */
 async function openChain(config: BroadcasterConfig, log: Logger) {
-  let deployment: Deployment;
+  let deployment: DeploymentFile;
   try {
-    deployment = readDeployment(config.deployment);
+    deployment = readDeploymentFile(config.deployment);
   } catch (error) {
-    const reason = `Cannot read the deployment ${config.deployment}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    const reason = (error as Error).message;
     if (!config.orchestrators)
       throw new Error(`${reason}. Deploy first or pass --deployment (or list --orchestrators).`);
     log.warn(`${reason}; running without a chain (static --orchestrators)`);
@@ -108,11 +95,11 @@ async function openChain(config: BroadcasterConfig, log: Logger) {
   }
   try {
     const { provider, chainId } = await connectRpc(config.rpcUrl);
-    if (BigInt(deployment.chainId) !== chainId) {
+    try {
+      checkDeploymentChain(deployment, config.deployment, config.rpcUrl, chainId);
+    } catch (error) {
       provider.destroy();
-      throw new Error(
-        `${config.deployment} is for chain ${deployment.chainId} but ${config.rpcUrl} is chain ${chainId}`,
-      );
+      throw error;
     }
     return { provider, chainId, deployment };
   } catch (error) {

@@ -12,10 +12,11 @@ import type { Provider } from "ethers";
 import { createHttpApp, listen, parseListenAddress } from "../common/http";
 import type { Logger } from "../common/log";
 import { connectRpc } from "../chain/connect";
+import { DEPLOY_FIRST, type DeploymentFile, checkDeploymentChain, readDeploymentFile } from "../chain/deployment";
 import type { Tamper } from "../media/transcode";
 import { loadWallet, type KeyOptions } from "../chain/keys";
 import { TxSender } from "../chain/txSender";
-import { ChainView, type ContractAddresses } from "../chain/view";
+import { ChainView } from "../chain/view";
 import { DEFAULT_LADDER, PRESETS } from "../media/ladder";
 import { DEFAULT_MAX_SEGMENT_BYTES } from "../media/transcode";
 import { TicketRecipient } from "../pm/recipient";
@@ -78,25 +79,12 @@ export interface RunningOrchestrator {
   shutdown(): Promise<void>;
 }
 
-interface Deployment {
-  chainId: number;
-  contracts: ContractAddresses & Record<string, string>;
-}
-
-function readDeploymentFile(file: string): Deployment {
-  let record: Deployment;
+function readDeployment(file: string): DeploymentFile {
   try {
-    record = JSON.parse(fs.readFileSync(file, "utf8")) as Deployment;
+    return readDeploymentFile(file);
   } catch (error) {
-    throw new Error(
-      `Cannot read the deployment ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. ` +
-        "Deploy first (`npx hardhat deploy --network <net>`) or pass --deployment.",
-    );
+    throw new Error(`${(error as Error).message}. ${DEPLOY_FIRST}`);
   }
-  for (const name of ["TicketBroker", "RoundsManager", "BondingManager", "ServiceRegistry"]) {
-    if (typeof record.contracts?.[name] !== "string") throw new Error(`${file} has no contracts.${name}`);
-  }
-  return record;
 }
 
 /** The recipient secret, kept in the data directory: losing it makes outstanding ticket parameters unusable. */
@@ -124,7 +112,7 @@ export function serviceUrlOf(addr: string): string {
 }
 
 export async function startOrchestrator(config: OrchestratorConfig, log: Logger): Promise<RunningOrchestrator> {
-  const deployment = readDeploymentFile(config.deployment);
+  const deployment = readDeployment(config.deployment);
   const httpAddress = parseListenAddress(config.httpAddr, "--http-addr");
   if (!config.transcoder && !config.orchSecret) {
     throw new Error(
@@ -137,11 +125,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    if (BigInt(deployment.chainId) !== chainId) {
-      throw new Error(
-        `${config.deployment} is for chain ${deployment.chainId} but ${config.rpcUrl} is chain ${chainId}: wrong --deployment or --rpc-url`,
-      );
-    }
+    checkDeploymentChain(deployment, config.deployment, config.rpcUrl, chainId);
     const wallet = (await loadWallet(config, chainId)).connect(provider);
     const address = wallet.address.toLowerCase();
     fs.mkdirSync(config.dataDir, { recursive: true });

@@ -11,6 +11,7 @@ import { Contract, type Provider, formatEther } from "ethers";
 
 import { DISPUTE_MANAGER_ABI, MANAGER_ERRORS, ROUNDS_MANAGER_ABI, TOKEN_ABI } from "../chain/abi";
 import { connectRpc } from "../chain/connect";
+import { DEPLOY_FIRST, type DeploymentFile, checkDeploymentChain, readDeploymentFile } from "../chain/deployment";
 import { type KeyOptions, loadWallet } from "../chain/keys";
 import { TxSender } from "../chain/txSender";
 import { createHttpApp, listen, parseListenAddress } from "../common/http";
@@ -44,28 +45,12 @@ export interface RunningVerifier {
   shutdown(): Promise<void>;
 }
 
-interface Deployment {
-  chainId: number;
-  deployedAt?: number;
-  contracts: Record<string, string>;
-}
-
-function readDeployment(file: string): Deployment {
-  let record: Deployment;
+function readDeployment(file: string): DeploymentFile {
   try {
-    record = JSON.parse(fs.readFileSync(file, "utf8")) as Deployment;
+    return readDeploymentFile(file, ["DisputeManager", "RoundsManager", "LivepeerToken"]);
   } catch (error) {
-    throw new Error(
-      `Cannot read the deployment ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. ` +
-        "Deploy first (`npx hardhat deploy --network <net>`) or pass --deployment.",
-    );
+    throw new Error(`${(error as Error).message}. ${DEPLOY_FIRST}`);
   }
-  for (const name of ["DisputeManager", "RoundsManager", "LivepeerToken"]) {
-    if (typeof record.contracts?.[name] !== "string") {
-      throw new Error(`${file} has no contracts.${name}: redeploy with this version (it has the DisputeManager)`);
-    }
-  }
-  return record;
 }
 
 /** Tops the verifier stake up to `target`: approve and registerVerifier for the difference. */
@@ -111,15 +96,11 @@ export async function startVerifier(config: VerifierConfig, log: Logger, given?:
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    if (BigInt(deployment.chainId) !== chainId) {
-      throw new Error(
-        `${config.deployment} is for chain ${deployment.chainId} but ${config.rpcUrl} is chain ${chainId}: wrong --deployment or --rpc-url`,
-      );
-    }
+    checkDeploymentChain(deployment, config.deployment, config.rpcUrl, chainId);
     const wallet = (await loadWallet(config, chainId)).connect(provider);
     const self = wallet.address.toLowerCase();
     const disputes = new Contract(
-      deployment.contracts.DisputeManager,
+      deployment.contracts.DisputeManager!,
       [...DISPUTE_MANAGER_ABI, ...MANAGER_ERRORS],
       provider,
     );
