@@ -8,15 +8,17 @@
 //       nothing checked: wall time per segment;
 //   (b) the broadcaster with the decode check off (`decodeCheck: false`): PUT /live/<id>/<seq>.ts over HTTP
 //       (Content-Duration 2000), wall time of the PUT, which answers once the renditions are published;
-//   (c) the broadcaster as it ships (decode check on: every rendition decoded by ffmpeg before publishing).
+//   (c) the broadcaster as it ships (decode check on: every rendition decoded by ffmpeg before publishing);
+//   (d) the broadcaster with `--verify-rate 1`: every result also re-encoded here and compared (SSIM/PSNR) before
+//       publishing, the most a dispute-ready broadcaster can spend (a rate of r costs about r times the difference).
 //
 // One stream per way and round (a fresh stream id each), segments sent one after another (each waits for the
-// previous answer). Each round sends segment i to all three ways before segment i+1, the ways' order rotating from
-// segment to segment, so that noise on the machine (ffmpeg, other processes) hits all three alike. Reported per way:
+// previous answer). Each round sends segment i to all four ways before segment i+1, the ways' order rotating from
+// segment to segment, so that noise on the machine (ffmpeg, other processes) hits all four alike. Reported per way:
 // p50/p95 latency, the p50 overhead over (a) in ms and as a ratio, and the broadcaster's own figures from its segment
 // records (the same records /api/status lists under lastSegments): verifyMs (our checks), latencyMs (from the
 // request to the orchestrator until published), transcodeMs (the transcoder's, as reported); and, to see where the
-// rest goes, the wall time of OrchestratorClient.segment itself in all three ways (timed by wrapping the class's
+// rest goes, the wall time of OrchestratorClient.segment itself in all four ways (timed by wrapping the class's
 // method in this process: the pipeline's client is the same class). Then the broadcaster's verification alone in a
 // loop, on a stored answer: verifySegment without and with the decoder, and its parts. Also recorded: this process's
 // garbage-collection pauses within each segment (the bench's client and both broadcasters share the process), and
@@ -74,12 +76,14 @@ const ROOT = path.resolve(__dirname, "..");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require("../package.json").version;
 
-type Way = "a" | "b" | "c";
-const WAYS: readonly Way[] = ["a", "b", "c"];
+type Way = "a" | "b" | "c" | "d";
+type BroadcasterWay = Exclude<Way, "a">;
+const WAYS: readonly Way[] = ["a", "b", "c", "d"];
 const LABELS: Record<Way, string> = {
   a: "(a) OrchestratorClient direct",
   b: "(b) broadcaster, decode check off",
   c: "(c) broadcaster, default",
+  d: "(d) broadcaster, --verify-rate 1",
 };
 
 interface Prepared {
@@ -98,7 +102,7 @@ interface Sample {
   endedAt: number;
   /** The transcoder's own time, as the orchestrator reports it. */
   transcodeMs: number;
-  /** (b), (c): the broadcaster's segment record. */
+  /** (b)–(d): the broadcaster's segment record. */
   record?: SegmentRecord;
 }
 
@@ -181,7 +185,7 @@ function cpuBetween(from: CpuSample | undefined, to: CpuSample | undefined, core
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The three ways of sending a segment.
+// The four ways of sending a segment.
 
 /**
  * Times every OrchestratorClient.segment call in this process, the baseline's and the broadcasters' alike (the
@@ -438,7 +442,7 @@ async function main(): Promise<void> {
       args: ["--transcoder-sessions", String(TRANSCODER_SESSIONS), "--max-sessions", String(ORCHESTRATOR_MAX_SESSIONS)],
     });
 
-    const startOne = async (name: string, decodeCheck: boolean) => {
+    const startOne = async (name: string, decodeCheck: boolean, verifyRate = 0) => {
       const running = await startBroadcaster(
         {
           rpcUrl: chain.node.url,
@@ -460,6 +464,7 @@ async function main(): Promise<void> {
           discoveryIntervalMs: 60_000,
           maxSegmentBytes: DEFAULT_MAX_SEGMENT_BYTES,
           decodeCheck,
+          verifyRate,
           version: VERSION,
         },
         countingLogger(warnings),
@@ -467,9 +472,10 @@ async function main(): Promise<void> {
       cleanups.push(() => running.shutdown());
       return running;
     };
-    const broadcasters: Record<"b" | "c", RunningBroadcaster> = {
+    const broadcasters: Record<BroadcasterWay, RunningBroadcaster> = {
       b: await startOne("broadcaster-nodecode", false),
       c: await startOne("broadcaster-default", true),
+      d: await startOne("broadcaster-verify-rate-1", true, 1),
     };
     const direct = new DirectClient(orch.url);
 
@@ -485,9 +491,9 @@ async function main(): Promise<void> {
     }
 
     // ---- The rounds ----
-    const samples: Record<Way, Sample[]> = { a: [], b: [], c: [] };
+    const samples: Record<Way, Sample[]> = { a: [], b: [], c: [], d: [] };
     let statusChecked = 0;
-    const statusVerifyMs: Record<"b" | "c", number[]> = { b: [], c: [] };
+    const statusVerifyMs: Record<BroadcasterWay, number[]> = { b: [], c: [], d: [] };
     const roundStarted = Date.now();
     const cpuAtRounds = cpuSample();
     for (let round = 1; round <= ROUNDS; round++) {
@@ -500,7 +506,7 @@ async function main(): Promise<void> {
         }
       }
       // The same records, as the status page shows them (its last 10 per stream).
-      for (const way of ["b", "c"] as const) {
+      for (const way of ["b", "c", "d"] as const) {
         const status = await apiStatus(broadcasters[way]);
         const stream = status.streams.find((s) => s.id === streamOf(way));
         if (!stream) throw new Error(`/api/status of (${way}) does not list ${streamOf(way)}`);
@@ -604,7 +610,7 @@ async function main(): Promise<void> {
         /** The round trip less the transcoder's own time: HTTP both ways and the orchestrator's work. */
         aroundTranscodeMs: spread(list.map((s) => s.roundTripMs - s.transcodeMs)),
         /**
-         * What is left, per segment: (a) wall − round trip (fee estimate, tickets); (b), (c) the record's latencyMs
+         * What is left, per segment: (a) wall − round trip (fee estimate, tickets); (b)–(d) the record's latencyMs
          * − round trip − verifyMs (picking the orchestrator, fee estimate, tickets, hashing the source where the
          * pipeline does it before the request, writing the renditions and the playlists, bookkeeping; the record's
          * ms are whole, so ±1).
@@ -618,7 +624,7 @@ async function main(): Promise<void> {
         ),
       };
     };
-    const columns = { a: column("a"), b: column("b"), c: column("c") };
+    const columns = { a: column("a"), b: column("b"), c: column("c"), d: column("d") };
     const verifyAlone = {
       verifySegmentNoDecoder: { calls: VERIFY_CALLS, ms: spread(verifyTimes) },
       verifySegmentWithDecoder: { calls: DECODE_CALLS, ms: spread(decodeTimes) },
@@ -686,11 +692,11 @@ async function main(): Promise<void> {
           "round and segment; ratio = p50 / p50 of (a).",
         "Where the time goes (each a p50 of per-segment parts, so they need not add up exactly): ingest = PUT wall " +
           "− the record's latencyMs (the HTTP hop with the source, TS parse, source written, the answer);",
-        "trip = OrchestratorClient.segment's wall time (the same call in all three ways: the metadata signed, " +
+        "trip = OrchestratorClient.segment's wall time (the same call in all four ways: the metadata signed, " +
           "with the source's hash unless the caller passes it, POST /segment, the answer read);",
         "verify = the broadcaster's verifyMs (its segment records, as /api/status lastSegments lists them: " +
           `${statusChecked} cross-checked);`,
-        "rest = (a) wall − trip (fee estimate, tickets); (b), (c) latencyMs − trip − verifyMs (pick, estimate, " +
+        "rest = (a) wall − trip (fee estimate, tickets); (b)–(d) latencyMs − trip − verifyMs (pick, estimate, " +
           "tickets, any source hashing done up front, renditions and playlists written, bookkeeping);",
         "gc = this process's garbage-collection pauses within the segment; transcode = the transcoder's own time, " +
           "as reported.\n",
@@ -760,7 +766,7 @@ async function main(): Promise<void> {
         segments: SEGMENTS,
         rounds: ROUNDS,
         warmupSegmentsPerWay: WARM_SEGMENTS,
-        order: "per segment, the three ways one after another, order rotating; each way its own stream per round",
+        order: "per segment, the four ways one after another, order rotating; each way its own stream per round",
         source: { ...SOURCE, meanBytes: Math.round(segments.reduce((n, s) => n + s.data.length, 0) / segments.length) },
         ladder: LADDER_PRESETS,
         contentDurationMs: CONTENT_DURATION_MS,
@@ -778,6 +784,7 @@ async function main(): Promise<void> {
         records: statusChecked,
         b: spread(statusVerifyMs.b),
         c: spread(statusVerifyMs.c),
+        d: spread(statusVerifyMs.d),
       },
       verifyAlone,
       warnings: { broadcaster: warnings, orchestrator: orchWarnings.map((r) => r.msg) },

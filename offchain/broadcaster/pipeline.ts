@@ -16,13 +16,8 @@ import { checkTransportStream } from "../media/mpegts";
 import { type SourceInfo, probeSegment, sourceInfoFromTransportStream } from "../media/probe";
 import { OrchestratorError } from "../orchestrator/client";
 import { type ReceiptDomain, receiptFromJson } from "../orchestrator/receipt";
-import {
-  CLEAR_FAULT_THRESHOLDS,
-  type SegmentComparison,
-  compareSegment,
-  isClearFault,
-  judgeComparison,
-} from "../media/compare";
+import { CLEAR_FAULT_THRESHOLDS, type SegmentComparison, compareSegment, judgeComparison } from "../media/compare";
+import { type TranscodeResult, transcodeSegment } from "../media/transcode";
 import type { ClearFault } from "./disputes";
 import { HlsOutput } from "./hlsOutput";
 import { type LinkResult, OrchestratorLink } from "./link";
@@ -131,6 +126,8 @@ export class Pipeline {
   private readonly abort = new AbortController();
   /** Each source's keccak256, computed once however many orchestrators it goes to. */
   private readonly sourceHashes = new WeakMap<Buffer, string>();
+  /** --verify-rate: the own encode of a source, made once however many results of it are checked (--redundancy). */
+  private readonly ownEncodes = new WeakMap<Buffer, Promise<TranscodeResult>>();
 
   constructor(private readonly options: PipelineOptions) {}
 
@@ -236,6 +233,11 @@ export class Pipeline {
     const started = performance.now();
     const tried = new Set<string>();
     let lastError = "no orchestrator available";
+    // --verify-rate samples segments: every result for a sampled one is compared with our own encode, which starts
+    // now, while the orchestrators transcode, so that only the comparison waits for their answer.
+    const rate = this.options.verifyRate ?? 0;
+    const sampled = rate > 0 && (this.options.random ?? Math.random)() < rate;
+    if (sampled) this.ownEncode(data).catch(() => undefined);
     while (record.attempts < maxAttempts && !this.abort.signal.aborted) {
       if (record.attempts > 0 && !budget.take()) {
         metrics.retriesRefused.inc();
@@ -261,7 +263,7 @@ export class Pipeline {
       record.attempts++;
       for (const p of picks) tried.add(p.url);
       const outcome = await firstVerified(
-        picks.map((entry) => this.attempt(stream, record, entry, data, source, fitted)),
+        picks.map((entry) => this.attempt(stream, record, entry, data, source, fitted, sampled)),
       );
       if ("result" in outcome) {
         const { result, entry } = outcome;
@@ -316,6 +318,7 @@ export class Pipeline {
     data: Buffer,
     source: SourceInfo,
     fitted: FittedRendition[],
+    sampled: boolean,
   ): Promise<{ result: LinkResult; entry: OrchestratorEntry; verifyMs: number } | AttemptError> {
     const { book, metrics, log } = this.options;
     const link = this.options.link(entry.url);
@@ -369,9 +372,7 @@ export class Pipeline {
         this.options.receiptDomain(result.info),
         this.options.decodeCheck ? this.options.tools : undefined,
       );
-      const rate = this.options.verifyRate ?? 0;
-      if (rate > 0 && (this.options.random ?? Math.random)() < rate)
-        await this.checkQuality(stream, record, entry, data, result);
+      if (sampled) await this.checkQuality(stream, record, entry, data, result);
       book.recordSuccess(entry.url, performance.now() - started, record.durationMs);
       metrics.attempts.inc({ outcome: "ok" });
       return { result, entry, verifyMs: Math.round(performance.now() - verifyStarted) };
@@ -437,22 +438,37 @@ export class Pipeline {
   ): Promise<void> {
     const { metrics, log, tools, ladder } = this.options;
     let report: SegmentComparison;
+    // The own encode started with the segment (see transcode); a failed one is a failed check, not a fault.
     try {
-      report = await compareSegment(tools, data, ladder, result.response.renditions, { signal: this.abort.signal });
+      report = await compareSegment(tools, data, ladder, result.response.renditions, {
+        reference: await this.ownEncode(data),
+        signal: this.abort.signal,
+      });
     } catch (error) {
       metrics.qualityChecks.inc({ verdict: "error" });
       log.warn({ stream: stream.id, seq: record.seq, reason: (error as Error).message }, "quality check failed");
       return;
     }
-    if (isClearFault(report)) {
+    const clear = judgeComparison(report, CLEAR_FAULT_THRESHOLDS);
+    if (clear.verdict === "fault") {
       metrics.qualityChecks.inc({ verdict: "clear-fault" });
-      throw new QualityFault(judgeComparison(report, CLEAR_FAULT_THRESHOLDS).reasons);
+      throw new QualityFault(clear.reasons);
     }
     const { verdict, reasons } = judgeComparison(report);
     metrics.qualityChecks.inc({ verdict: verdict === "fault" ? "suspect" : "ok" });
     if (verdict === "fault") {
       log.warn({ stream: stream.id, seq: record.seq, orchestrator: entry.url, reasons }, "suspect quality (published)");
     }
+  }
+
+  /** Our own encode of a source with the ladder, made once however many results of it are compared. */
+  private ownEncode(data: Buffer): Promise<TranscodeResult> {
+    let encode = this.ownEncodes.get(data);
+    if (!encode) {
+      encode = transcodeSegment(this.options.tools, data, this.options.ladder, { signal: this.abort.signal });
+      this.ownEncodes.set(data, encode);
+    }
+    return encode;
   }
 
   private hashOf(data: Buffer): string {

@@ -159,19 +159,21 @@ export class Verifier {
     if (!ballot.member) return;
     const committed = ballot.commitment !== "0x" + "0".repeat(64);
     if (phase === "Commit" && !committed) {
-      const judged = row.vote && row.salt ? row : this.startJudging(row);
-      if (!judged) return;
-      await this.send("commitVote", [row.id, commitmentOf(judged.vote!, judged.salt!)], row.id);
-      this.options.metrics.votes.inc({ vote: judged.vote! });
-      this.options.log.info({ dispute: row.id, vote: judged.vote, reasons: judged.reasons }, "vote committed");
+      if (!row.vote || !row.salt) return this.startJudging(row); // the pass after the judgement commits it
+      await this.send("commitVote", [row.id, commitmentOf(row.vote, row.salt)], row.id);
+      this.options.metrics.votes.inc({ vote: row.vote });
+      this.options.log.info({ dispute: row.id, vote: row.vote, reasons: row.reasons }, "vote committed");
       return;
     }
     if (phase === "Reveal" && committed && Number(ballot.vote) === VOTE.None) {
       if (!row.vote || !row.salt) {
-        this.options.log.error(
-          { dispute: row.id },
-          "committed but the vote and salt are not in the store: cannot reveal",
-        );
+        if (!this.warned.has(row.id)) {
+          this.warned.add(row.id);
+          this.options.log.error(
+            { dispute: row.id },
+            "committed but the vote and salt are not in the store: cannot reveal",
+          );
+        }
         return;
       }
       await this.send("revealVote", [row.id, VOTE[row.vote], row.salt], row.id);
@@ -184,10 +186,11 @@ export class Verifier {
     }
   }
 
-  /** Starts judging in the background (one at a time: it re-encodes); returns the row once a judgement is stored. */
-  private startJudging(row: DisputeRow): DisputeRow | undefined {
-    if (this.judging.has(row.id)) return undefined;
+  /** Judges in the background (one at a time: it re-encodes) and stores the vote with a fresh salt. */
+  private startJudging(row: DisputeRow): void {
+    if (this.judging.has(row.id)) return;
     const run = async () => {
+      if (this.options.store.get(row.id)?.vote) return; // judged while this pass held an older row
       const started = performance.now();
       let judgement: Judgement;
       try {
@@ -205,7 +208,6 @@ export class Verifier {
     const done = this.judgeQueue.then(run, run).finally(() => this.judging.delete(row.id));
     this.judgeQueue = done.catch(() => undefined);
     this.judging.set(row.id, done);
-    return undefined;
   }
 
   private async resolve(id: number): Promise<void> {
