@@ -1,15 +1,17 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { ZeroAddress, ZeroHash, id } from "ethers";
+import { ZeroAddress, ZeroHash, id, parseEther } from "ethers";
 import type { BaseContract, Signer } from "ethers";
 import { impersonateAccount, loadFixture, setBalance } from "@nomicfoundation/hardhat-network-helpers";
 
-import { deployedSuite } from "../support/fixtures";
+import { type DisputeSuite, deployedSuiteWithDisputes } from "../support/fixtures";
+import { CONTRACT_NAMES } from "../../scripts/lib/deployment";
 import { MAX_WIN_PROB, TicketSender, recipientRandHash } from "../../offchain/pm";
 
 /**
- * Every state-changing function of every contract, with who may call it and how the pause treats it. The first
- * test fails when a function is added without an entry here, so a new setter cannot slip in unguarded.
+ * Every state-changing function of every contract of the deployment (as `scripts/deploy.ts` makes it, the
+ * DisputeManager included), with who may call it and how the pause treats it. The first test fails when a function
+ * or a contract is added without an entry here, so a new setter cannot slip in unguarded.
  */
 type Caller = "owner" | "anyone" | "BondingManager" | "TicketBroker" | "RoundsManager" | "Minter" | "DisputeManager";
 interface Entry {
@@ -19,7 +21,7 @@ interface Entry {
   strangerError?: string;
   /** `blocked`: reverts with SystemIsPaused while paused; `exempt`: governance must be able to act while paused. */
   pause: "blocked" | "exempt" | "not-a-manager";
-  args: (s: Awaited<ReturnType<typeof deployedSuite>>) => unknown[];
+  args: (s: DisputeSuite) => unknown[];
 }
 
 type Table = Record<string, Record<string, Entry>>;
@@ -30,7 +32,7 @@ const stranger = () => ethers.getSigners().then((signers) => signers[9]);
  * A well-formed winning ticket to the deployer, signed under the deployed broker's domain, with its recipientRand:
  * `[ticket, sig, recipientRand]`. Only its creation round is not real, which the pause must be checked before.
  */
-function signedTicket(s: Awaited<ReturnType<typeof deployedSuite>>) {
+function signedTicket(s: DisputeSuite) {
   const recipientRand = 42n;
   const sender = new TicketSender({
     privateKey: "0x" + "a1".repeat(32),
@@ -50,6 +52,23 @@ function signedTicket(s: Awaited<ReturnType<typeof deployedSuite>>) {
     1,
   );
   return [ticket, sig, recipientRand] as const;
+}
+
+/**
+ * A receipt as `openDispute` and `proveEquivocation` take it, `seq` apart. Unsigned: the pause is checked before
+ * anything about it.
+ */
+function disputeReceipt(s: DisputeSuite, seq: bigint) {
+  return {
+    broadcaster: s.record.deployer,
+    orchestrator: s.record.deployer,
+    streamId: id("stream"),
+    seq,
+    sourceHash: id("source"),
+    profilesHash: id("profiles"),
+    outputsHash: id(`outputs-${seq}`),
+    deterministic: true,
+  };
 }
 
 const TABLE: Table = {
@@ -239,6 +258,63 @@ const TABLE: Table = {
   ServiceRegistry: {
     setServiceURI: { caller: "anyone", pause: "blocked", args: () => ["https://orchestrator.example:8935"] },
   },
+  DisputeManager: {
+    initialize: {
+      caller: "owner",
+      strangerError: "InvalidInitialization",
+      pause: "exempt",
+      args: () => [parseEther("0.01"), 10, 10, 3, 2, 500_000, 500_000, 100_000, 2],
+    },
+    registerVerifier: { caller: "anyone", pause: "blocked", args: () => [1] },
+    deregisterVerifier: { caller: "anyone", pause: "blocked", args: () => [] },
+    withdrawVerifierStake: { caller: "anyone", pause: "blocked", args: () => [] },
+    openDispute: {
+      caller: "anyone",
+      pause: "blocked",
+      args: (s) => [disputeReceipt(s, 0n), "0x", "ipfs://evidence", { value: parseEther("0.01") }],
+    },
+    drawCommittee: { caller: "anyone", pause: "blocked", args: () => [1] },
+    commitVote: { caller: "anyone", pause: "blocked", args: () => [1, id("commitment")] },
+    revealVote: { caller: "anyone", pause: "blocked", args: () => [1, 1, ZeroHash] },
+    resolve: { caller: "anyone", pause: "blocked", args: () => [1] },
+    proveEquivocation: {
+      caller: "anyone",
+      pause: "blocked",
+      args: (s) => [disputeReceipt(s, 0n), "0x", disputeReceipt(s, 1n), "0x"],
+    },
+    withdrawPayout: { caller: "anyone", pause: "blocked", args: () => [] },
+    setDisputeBond: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [parseEther("0.02")],
+    },
+    setVotingPeriods: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [20, 20],
+    },
+    setCommittee: { caller: "owner", strangerError: "CallerNotControllerOwner", pause: "exempt", args: () => [5, 3] },
+    setSlashAmounts: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [400_000, 400_000, 50_000],
+    },
+    setVerifierUnlockPeriod: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: () => [3],
+    },
+    upgradeToAndCall: {
+      caller: "owner",
+      strangerError: "CallerNotControllerOwner",
+      pause: "exempt",
+      args: (s) => [s.record.implementations.DisputeManager, "0x"],
+    },
+  },
   LivepeerToken: {
     mint: {
       caller: "Minter",
@@ -255,7 +331,7 @@ const TABLE: Table = {
   },
 };
 
-async function contractsOf(s: Awaited<ReturnType<typeof deployedSuite>>): Promise<Record<string, BaseContract>> {
+async function contractsOf(s: DisputeSuite): Promise<Record<string, BaseContract>> {
   return {
     Controller: s.controller,
     RoundsManager: s.rounds,
@@ -263,11 +339,12 @@ async function contractsOf(s: Awaited<ReturnType<typeof deployedSuite>>): Promis
     Minter: s.minter,
     TicketBroker: s.ticketBroker,
     ServiceRegistry: s.serviceRegistry,
+    DisputeManager: s.disputeManager,
     LivepeerToken: s.token,
   };
 }
 
-async function signerFor(caller: Caller, s: Awaited<ReturnType<typeof deployedSuite>>): Promise<Signer> {
+async function signerFor(caller: Caller, s: DisputeSuite): Promise<Signer> {
   if (caller === "owner" || caller === "anyone") return (await ethers.getSigners())[0];
   const address = await s.controller.getContract(id(caller));
   await impersonateAccount(address);
@@ -284,11 +361,14 @@ function stateChanging(contract: BaseContract): string[] {
 }
 
 describe("Governance: access control and the pause", () => {
-  const suite = () => deployedSuite();
+  const suite = () => deployedSuiteWithDisputes();
 
   it("has an entry for every state-changing function of every contract", async () => {
     const s = await loadFixture(suite);
-    for (const [name, contract] of Object.entries(await contractsOf(s))) {
+    const contracts = await contractsOf(s);
+    expect(Object.keys(contracts), "contracts checked").to.have.members([...CONTRACT_NAMES]);
+    expect(Object.keys(TABLE), "contracts in the table").to.have.members([...CONTRACT_NAMES]);
+    for (const [name, contract] of Object.entries(contracts)) {
       expect(stateChanging(contract), name).to.have.members(Object.keys(TABLE[name]).sort());
     }
   });
@@ -310,6 +390,16 @@ describe("Governance: access control and the pause", () => {
           const contract = (await contractsOf(s))[contractName];
           const call = (contract.connect(await signerFor(entry.caller, s)) as BaseContract).getFunction(fn);
           await expect(call(...entry.args(s))).to.be.revertedWithCustomError(contract, "SystemIsPaused");
+        });
+      }
+      if (entry.pause === "exempt") {
+        it(`${contractName}.${fn} is not stopped by the pause`, async () => {
+          const s = await loadFixture(suite);
+          await s.controller.pause();
+          const contract = (await contractsOf(s))[contractName];
+          const call = (contract.connect(await signerFor(entry.caller, s)) as BaseContract).getFunction(fn);
+          // It may still revert for its own reasons (an initializer that already ran), never for the pause.
+          await expect(call(...entry.args(s))).not.to.be.revertedWithCustomError(contract, "SystemIsPaused");
         });
       }
     }
