@@ -5,27 +5,15 @@ import { loadFixture, setBalance } from "@nomicfoundation/hardhat-network-helper
 
 import { ROUND_LENGTH, deployedSuite } from "../support/fixtures";
 import { startNextRound } from "../support/chain";
+import { expectPoolDescending, poolOrder, prng, stakesOf } from "../support/invariants";
 
 const IN_POOL = 2n ** 32n - 1n;
 const LOCK_BLOCKS = 2n; // 10% of a 20-block round
 
 const LPT = (amount: number) => parseEther(amount.toString());
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so a failing sequence can be replayed. */
-function prng(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("BondingManager pool", () => {
   type Suite = Awaited<ReturnType<typeof deployedSuite>>;
-  type Bonding = Suite["bondingManager"];
 
   /** `count` deterministic accounts with ETH for gas and `lpt` LPT approved to the BondingManager. */
   async function accounts(s: Suite, tag: string, count: number, lpt: bigint) {
@@ -57,31 +45,6 @@ describe("BondingManager pool", () => {
     await ensureRoom(s, 2);
     await s.bondingManager.connect(orchestrator).bond(stake, orchestrator.address);
     await s.bondingManager.connect(orchestrator).transcoder(100_000n, 500_000n);
-  }
-
-  async function poolOrder(bm: Bonding) {
-    const order: string[] = [];
-    for (let member = await bm.getFirstTranscoderInPool(); member !== ZeroAddress;) {
-      order.push(member);
-      member = await bm.getNextTranscoderInPool(member);
-    }
-    return order;
-  }
-
-  async function stakesOf(bm: Bonding, members: string[]) {
-    const stakes: bigint[] = [];
-    for (const member of members) stakes.push(await bm.transcoderTotalStake(member));
-    return stakes;
-  }
-
-  /** Asserts that, walked from the first member, every stake is at most the one before it. */
-  async function expectDescending(bm: Bonding) {
-    const order = await poolOrder(bm);
-    const stakes = await stakesOf(bm, order);
-    for (let i = 1; i < stakes.length; i++) {
-      expect(stakes[i], `member ${i} of ${order.length}`).to.be.at.most(stakes[i - 1]);
-    }
-    return order;
   }
 
   // ---- A pool shaped by random bonds ----
@@ -140,9 +103,9 @@ describe("BondingManager pool", () => {
   describe("order", () => {
     it("is descending by transcoderTotalStake after every random bond, move and unbond", async () => {
       const s = await loadFixture(randomPool);
-      await expectDescending(s.bm);
+      await expectPoolDescending(s.bm);
       await randomSteps(s, async () => {
-        await expectDescending(s.bm);
+        await expectPoolDescending(s.bm);
       });
     });
 

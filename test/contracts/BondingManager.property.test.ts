@@ -7,14 +7,8 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 
 import { callAs, suiteWithMockTicketBroker } from "../support/fixtures";
 import { startNextRound } from "../support/chain";
-import {
-  ExactDelegator,
-  type FactorLookup,
-  type Factors,
-  PRECISION,
-  floorOf,
-  roundingAllowance,
-} from "../support/exactEarnings";
+import { ExactDelegator, type FactorLookup, type Factors, PRECISION } from "../support/exactEarnings";
+import { expectBondingBooks, expectLptCustody, expectTwinsExact, readBondingBooks, sum } from "../support/invariants";
 
 /**
  * Random multi-round histories of bonds, unbonds, rebonds, withdrawals, rewards, fee credits and claims against the
@@ -156,10 +150,6 @@ async function fundedSuite() {
   // ETH for every fee credit of a run, held by the Minter as the TicketBroker would leave it.
   await callAs(s.ticketBroker, s.minter, "depositETH", [], ETH_RESERVE);
   return { s, signers };
-}
-
-function sum(values: bigint[]): bigint {
-  return values.reduce((a, b) => a + b, 0n);
 }
 
 function min(a: bigint, b: bigint): bigint {
@@ -410,18 +400,15 @@ describe("BondingManager (property: accounting over random multi-round histories
         const check = async () => {
           const where = `after round ${round}:\n  ${log.join("\n  ")}\n`;
           const addresses = everyone.map((a) => a.address);
-          const [totalBonded, custody, delegated, stakes, fees, books, wallets, chainLocks] = await Promise.all([
-            bm.getTotalBonded(),
+          const [books, custody, wallets, chainLocks] = await Promise.all([
+            readBondingBooks(bm, addresses, round),
             s.token.balanceOf(minterAddress),
-            Promise.all(addresses.map((a) => bm.transcoderTotalStake(a))),
-            Promise.all(addresses.map((a) => bm.pendingStake(a, round))),
-            Promise.all(addresses.map((a) => bm.pendingFees(a, round))),
-            Promise.all(addresses.map((a) => bm.getDelegator(a))),
             Promise.all(addresses.map((a) => s.token.balanceOf(a))),
             Promise.all(
               everyone.flatMap((a) => lockIds(a).map((id) => bm.getUnbondingLock(a.address, id).then((l) => l.amount))),
             ),
           ]);
+          const { stakes, fees } = books;
           const locked = sum(everyone.flatMap((a) => [...a.locks.values()].map((l) => l.amount)));
 
           // The model agrees with the chain on wallets and live locks.
@@ -429,47 +416,30 @@ describe("BondingManager (property: accounting over random multi-round histories
           expect(chainLocks, `locks ${where}`).to.deep.equal(
             everyone.flatMap((a) => [...a.locks.values()].map((l) => l.amount)),
           );
-          // (a) total bonded is exactly the stake delegated to all delegates.
-          expect(sum(delegated), `(a) sum of transcoderTotalStake ${where}`).to.equal(totalBonded);
-          // What has been settled is part of what is pending: the views never report less than the books.
-          for (const [i, a] of everyone.entries()) {
-            expect(stakes[i], `pendingStake(${name(a)}) >= settled stake ${where}`).to.be.gte(books[i].bondedAmount);
-            expect(fees[i], `pendingFees(${name(a)}) >= settled fees ${where}`).to.be.gte(books[i].fees);
-          }
+          // (a) total bonded is exactly the stake delegated to all delegates; settled books never exceed the views;
           // (b) nobody can claim more than is bonded or was credited.
-          expect(sum(stakes), `(b) sum of pendingStake ${where}`).to.be.lte(totalBonded);
-          expect(sum(fees), `(b) sum of pendingFees ${where}`).to.be.lte(ethCredited - ethWithdrawn);
+          expectBondingBooks(books, everyone.map(name), ethCredited - ethWithdrawn, where);
           expect((await ethers.provider.getBalance(feeSink.address)) - sinkStart, `fees paid ${where}`).to.equal(
             ethWithdrawn,
           );
           // (c) custody covers everything bonded plus everything waiting in unbonding locks (exactly, in fact).
-          expect(custody, `(c) Minter LPT ${where}`).to.be.gte(totalBonded + locked);
-          expect(custody, `(c) Minter LPT ${where}`).to.equal(totalBonded + locked);
+          expectLptCustody(custody, books.totalBonded, locked, where);
           // (d) path independence: neither twin has more than its exact earnings (rounding only ever favours the
           // contract), and each is at most a few wei (per settlement it went through) below them, so the twins agree
           // whether or not one of them claims along the way.
           const factorsAt = await factorLookup();
-          const ideal = exact.value(round, factorsAt);
-          const [idealStake, idealFees] = [floorOf(ideal.stake), floorOf(ideal.fees)];
-          const current = orchestrators.map((o) => factorsAt(o.address, round));
           const c = everyone.indexOf(claimer);
           const h = everyone.indexOf(holder);
-          const allowed = {
-            claimer: roundingAllowance(twinBonds + twinClaims, current),
-            holder: roundingAllowance(twinBonds, current),
-          };
-          for (const [who, i] of [
-            ["claimer", c],
-            ["holder", h],
-          ] as const) {
-            expect(stakes[i], `(d) ${who}'s stake <= exact ${idealStake} ${where}`).to.be.lte(idealStake);
-            expect(idealStake - stakes[i], `(d) ${who}'s stake below exact ${where}`).to.be.lte(allowed[who].stake);
-            expect(fees[i], `(d) ${who}'s fees <= exact ${idealFees} ${where}`).to.be.lte(idealFees);
-            expect(idealFees - fees[i], `(d) ${who}'s fees below exact ${where}`).to.be.lte(allowed[who].fees);
-          }
-          const gap = (a: bigint, b: bigint) => (a > b ? a - b : b - a);
-          expect(gap(stakes[c], stakes[h]), `(d) twins' stakes agree ${where}`).to.be.lte(allowed.claimer.stake);
-          expect(gap(fees[c], fees[h]), `(d) twins' fees agree ${where}`).to.be.lte(allowed.claimer.fees);
+          expectTwinsExact(
+            { claimer: { stake: stakes[c], fees: fees[c] }, holder: { stake: stakes[h], fees: fees[h] } },
+            exact.value(round, factorsAt),
+            {
+              claimer: twinBonds + twinClaims,
+              holder: twinBonds,
+              current: orchestrators.map((o) => factorsAt(o.address, round)),
+            },
+            where,
+          );
         };
 
         // Setup round: orchestrators bond to themselves and register (outside the round lock), active next round.

@@ -8,6 +8,7 @@ import { loadFixture, setBalance } from "@nomicfoundation/hardhat-network-helper
 
 import { deployedSuite } from "../support/fixtures";
 import { startNextRound } from "../support/chain";
+import { expectMinterEth, expectReserveSplit, expectSenderConservation, sum } from "../support/invariants";
 import {
   MAX_WIN_PROB,
   type SignedTicket,
@@ -256,7 +257,6 @@ interface LogEntry {
 }
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b);
-const sum = (values: bigint[]) => values.reduce((a, b) => a + b, 0n);
 /** Addresses and hashes compared case-insensitively, numbers as bigints. */
 const norm = (values: readonly unknown[]): unknown[] =>
   values.map((v) => (typeof v === "string" ? v.toLowerCase() : typeof v === "number" ? BigInt(v) : v));
@@ -695,17 +695,11 @@ describe("TicketBroker (property: payments, reserve split and custody over rando
             expect(reserveInfo.claimedInCurrentRound, `${n} claimedInCurrentRound${w}`).to.equal(sum(roundClaims));
             expect(eth, `${n} ETH balance${w}`).to.equal(m.eth);
             // (1) conservation per sender, on the chain's numbers.
-            expect(
-              m.paid + m.withdrawn + info.deposit + reserveInfo.fundsRemaining,
-              `(1) ${n} paid + withdrawn + deposit + reserve == funded${w}`,
-            ).to.equal(m.funded);
+            expectSenderConservation(n, m, info.deposit, reserveInfo.fundsRemaining, w);
             held += info.deposit + reserveInfo.fundsRemaining;
             // (2) the reserve split, on the chain's numbers.
             for (const [ri] of recipientAddresses.entries()) {
               expect(claimed[ri], `${n} claimedReserve(R${ri}, ${round})${w}`).to.equal(roundClaims[ri]);
-              expect(claimed[ri], `(2) ${n} R${ri} drew more than basis ${m.basis} / ${POOL}${w}`).to.be.lte(
-                m.basis / POOL,
-              );
               const expectedClaimable = pastUnlock(m) || ri === OUTSIDER ? 0n : allowance(m, ri);
               expect(claimable[ri], `${n} claimableReserve(R${ri})${w}`).to.equal(expectedClaimable);
               expect(
@@ -718,7 +712,7 @@ describe("TicketBroker (property: payments, reserve split and custody over rando
                 `offchain reserveAllowance ${n} R${ri}${w}`,
               ).to.equal(allowance(m, ri));
             }
-            expect(sum(claimed), `(2) ${n} round ${round} draws exceed basis ${m.basis}${w}`).to.be.lte(m.basis);
+            expectReserveSplit(`${n} round ${round}`, claimed, m.basis, POOL, w);
           }
           // (1) totals: paid never exceeds what is funded and not withdrawn; it is exactly the recipients' fee growth.
           const totalPaid = sum(senders.map((m) => m.paid));
@@ -732,9 +726,7 @@ describe("TicketBroker (property: payments, reserve split and custody over rando
             expect(fees[oi] - fees0[oi] + feesWithdrawn[oi], `(1) fees credited to O${oi}${w}`).to.equal(paidTo[oi]);
           }
           expect(sinkEth - sink0, `fees withdrawn${w}`).to.equal(totalFeesWithdrawn);
-          expect(minterEth - minter0, `(1) Minter ETH == senders' funds + unwithdrawn fees${w}`).to.equal(
-            held + totalPaid - totalFeesWithdrawn,
-          );
+          expectMinterEth(minterEth - minter0, held, totalPaid, totalFeesWithdrawn, w);
           expect(minterEth - minter0, `(1) Minter ETH == funded - withdrawn - fees withdrawn${w}`).to.equal(
             totalFunded - totalWithdrawn - totalFeesWithdrawn,
           );
