@@ -6,6 +6,7 @@ import fs from "node:fs";
 
 import { Command, InvalidArgumentError, Option } from "commander";
 
+import { type HttpLimitFlags, httpLimitOptions, httpLimitsOf, positiveInt, seconds } from "./common/flags";
 import { LOG_LEVELS, type Logger, createLogger } from "./common/log";
 import { MediaError } from "./media/errors";
 import { DEFAULT_MAX_SEGMENT_BYTES, type Tamper, X264_PRESETS } from "./media/transcode";
@@ -20,24 +21,8 @@ import { DEFAULT_LADDER, type Rendition, ladderFromJson, ladderFromPresets } fro
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require("../package.json").version;
 
-function positiveInt(flag: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1)
-      throw new InvalidArgumentError(`${flag} must be a positive integer.`);
-    return Number(value);
-  };
-}
-
 function sessions(value: string): number | "auto" {
   return value === "auto" ? "auto" : positiveInt("--max-sessions")(value);
-}
-
-function seconds(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a number of seconds above 0.`);
-    return Math.round(n * 1000);
-  };
 }
 
 /** The secret from --orch-secret, --orch-secret-file or STREAMFLOW_ORCH_SECRET (files and env keep it out of `ps`). */
@@ -62,7 +47,7 @@ export function resolveSecret(options: { orchSecret?: string; orchSecretFile?: s
   return secret;
 }
 
-interface TranscoderFlags {
+interface TranscoderFlags extends HttpLimitFlags {
   orchAddr: string;
   orchSecret?: string;
   orchSecretFile?: string;
@@ -126,6 +111,7 @@ function transcoderCommand(): Command {
               nvidia: flags.nvidia,
               preset: flags.preset,
               httpAddr: flags.httpAddr,
+              httpLimits: httpLimitsOf(flags),
               drainTimeoutMs: flags.drainTimeout,
               maxJobMs: flags.maxJobTime,
               name: flags.name,
@@ -242,7 +228,7 @@ function chainAndKeyOptions(command: Command, role: string): Command {
     );
 }
 
-interface OrchestratorFlags extends ChainAndKeyFlags {
+interface OrchestratorFlags extends ChainAndKeyFlags, HttpLimitFlags {
   httpAddr: string;
   serviceAddr?: string;
   dataDir: string;
@@ -334,6 +320,7 @@ function orchestratorCommand(): Command {
             {
               ...chainAndKeyConfig(flags),
               httpAddr: flags.httpAddr,
+              httpLimits: httpLimitsOf(flags),
               serviceAddr: flags.serviceAddr,
               dataDir: flags.dataDir,
               price: { pricePerUnit: flags.pricePerUnit, pixelsPerUnit: flags.pixelsPerUnit },
@@ -364,7 +351,7 @@ function orchestratorCommand(): Command {
   );
 }
 
-interface BroadcasterFlags extends ChainAndKeyFlags {
+interface BroadcasterFlags extends ChainAndKeyFlags, HttpLimitFlags {
   orchestrators?: string[];
   httpAddr: string;
   rtmpAddr: string;
@@ -522,6 +509,7 @@ function broadcasterCommand(): Command {
             ...chainAndKeyConfig(flags),
             orchestrators: flags.orchestrators,
             httpAddr: flags.httpAddr,
+            httpLimits: httpLimitsOf(flags),
             rtmpAddr: flags.rtmpAddr === "off" ? undefined : flags.rtmpAddr,
             streamKeys: flags.streamKeys,
             authWebhook: flags.authWebhook,
@@ -552,7 +540,7 @@ function broadcasterCommand(): Command {
     });
 }
 
-interface VerifierFlags extends ChainAndKeyFlags {
+interface VerifierFlags extends ChainAndKeyFlags, HttpLimitFlags {
   httpAddr: string;
   dataDir: string;
   stake?: bigint;
@@ -603,6 +591,7 @@ function verifierCommand(): Command {
           {
             ...chainAndKeyConfig(flags),
             httpAddr: flags.httpAddr,
+            httpLimits: httpLimitsOf(flags),
             dataDir: flags.dataDir,
             stake: flags.stake,
             pollMs: flags.pollInterval,
@@ -619,15 +608,16 @@ function verifierCommand(): Command {
     });
 }
 
+/** Every role also takes the HTTP limit flags (common/flags.ts), listed last in its help. */
 export function program(): Command {
   return new Command("streamflow")
     .description("Streamflow off-chain nodes: broadcaster, orchestrator, transcoder and verifier.")
     .version(VERSION)
     .showHelpAfterError()
-    .addCommand(broadcasterCommand())
-    .addCommand(orchestratorCommand())
-    .addCommand(transcoderCommand())
-    .addCommand(verifierCommand());
+    .addCommand(httpLimitOptions(broadcasterCommand()))
+    .addCommand(httpLimitOptions(orchestratorCommand()))
+    .addCommand(httpLimitOptions(transcoderCommand()))
+    .addCommand(httpLimitOptions(verifierCommand()));
 }
 
 export async function main(argv: string[]): Promise<void> {

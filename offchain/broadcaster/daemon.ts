@@ -13,7 +13,7 @@ import { type DeploymentFile, checkDeploymentChain, readDeploymentFile } from ".
 import { TxSender } from "../chain/txSender";
 import { EvidenceStore } from "../disputes/evidence";
 import { type KeyOptions, LOCAL_CHAIN_IDS, loadWallet } from "../chain/keys";
-import { createHttpApp, listen, parseListenAddress } from "../common/http";
+import { type HttpLimits, createHttpApp, listen, parseListenAddress } from "../common/http";
 import type { Logger } from "../common/log";
 import { mediaTools } from "../media/binaries";
 import type { Rendition } from "../media/ladder";
@@ -38,6 +38,8 @@ export interface BroadcasterConfig extends KeyOptions {
   /** Static orchestrator URLs; without them, the chain's active pool is used. */
   orchestrators?: string[];
   httpAddr: string;
+  /** Limits of the HTTP port (default DEFAULT_HTTP_LIMITS). */
+  httpLimits?: HttpLimits;
   /** host:port, or undefined for no RTMP ingest. */
   rtmpAddr?: string;
   streamKeys?: Map<string, string>;
@@ -268,6 +270,7 @@ export async function startBroadcaster(config: BroadcasterConfig, log: Logger): 
     const status = () => buildStatus({ address, version: config.version, chain, pipeline, book, links, disputer });
     const app = createHttpApp({
       registry: metrics.registry,
+      limits: config.httpLimits,
       log,
       health: () => {
         const problems = [
@@ -282,7 +285,15 @@ export async function startBroadcaster(config: BroadcasterConfig, log: Logger): 
         };
       },
     });
-    registerRoutes(app, { pipeline, authorize, open, maxSegmentBytes, status, httpIdleMs: config.httpIdleMs });
+    registerRoutes(app, {
+      pipeline,
+      authorize,
+      open,
+      maxSegmentBytes,
+      status,
+      httpIdleMs: config.httpIdleMs,
+      pushRefused: (code) => metrics.pushesRefused.inc({ code }),
+    });
     if (evidence) registerEvidenceRoutes(app, evidence);
     const url = await listen(app, httpAddress);
     ownUrl = url;

@@ -3,6 +3,9 @@
  * rendition's playlist lists segments in order up to the first one still in flight, so a live playlist never has a
  * segment inserted behind the player; a segment no orchestrator could transcode is skipped (a discontinuity) while
  * the source variant keeps it. Without `record` only a window of recent segments is kept on disk.
+ *
+ * What is published is also appended to a journal in the stream's directory, so that a restarted daemon continues
+ * the same lists (numbering, media and discontinuity sequence numbers, files) instead of starting them over.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -19,6 +22,7 @@ import {
 import type { SourceInfo } from "../media/probe";
 
 export const SOURCE_RENDITION = "source";
+const JOURNAL = "published.jsonl";
 
 export interface HlsOutputOptions {
   dir: string;
@@ -38,6 +42,23 @@ interface Published extends PlaylistSegment {
   bytes: number;
 }
 
+type Appended = Pick<Published, "seq" | "durationSec" | "discontinuity" | "bytes">;
+
+/**
+ * One journal line: a segment appended to a variant's list; the last segment the publishing frontier passed (written
+ * for a failed one, which appends nothing); or, after a compaction, what a variant's list had dropped from its front.
+ */
+type JournalLine =
+  | ({ variant: string } & Appended)
+  | { settled: number }
+  | { variant: string; dropped: Published; droppedDiscontinuities: number };
+
+/** A segment a previous run published as source but never settled: it was in flight when that run stopped. */
+export interface Interrupted {
+  seq: number;
+  durationSec: number;
+}
+
 export class HlsOutput {
   private source?: SourceInfo;
   private fitted: FittedRendition[] = [];
@@ -54,9 +75,23 @@ export class HlsOutput {
     { durationSec: number; discontinuity: boolean; files?: Map<string, number> }
   >();
   private ended = false;
+  /** The last segment the publishing frontier passed (published or failed); -1 before any. */
+  private settledUpTo = -1;
+  private readonly journal: string;
+  private journalLines = 0;
+  /** Left by a previous run: segments it never settled (see `Interrupted`). */
+  readonly interrupted: Interrupted[] = [];
 
   constructor(private readonly options: HlsOutputOptions) {
+    this.journal = path.join(options.dir, JOURNAL);
+    if (!fs.existsSync(this.journal)) fs.rmSync(options.dir, { recursive: true, force: true }); // unlisted files
     fs.mkdirSync(path.join(options.dir, SOURCE_RENDITION), { recursive: true });
+    this.restore();
+  }
+
+  /** The stream's last sequence number published (as source), by this run or a previous one. */
+  get lastSeq(): number | undefined {
+    return (this.published.get(SOURCE_RENDITION)?.at(-1) ?? this.lastDropped.get(SOURCE_RENDITION))?.seq;
   }
 
   get dir(): string {
@@ -121,17 +156,25 @@ export class HlsOutput {
       if (s > frontier) break;
       const settled = this.waiting.get(s)!;
       this.waiting.delete(s);
-      if (!settled.files) continue;
+      this.settledUpTo = s;
+      if (!settled.files) {
+        this.write({ settled: s });
+        continue;
+      }
       for (const [name, bytes] of settled.files) {
         this.append(name, { seq: s, durationSec: settled.durationSec, discontinuity: settled.discontinuity, bytes });
       }
     }
   }
 
-  private append(
-    rendition: string,
-    segment: { seq: number; durationSec: number; discontinuity: boolean; bytes: number },
-  ): void {
+  private append(rendition: string, segment: Appended): void {
+    this.list(rendition, segment);
+    this.write({ variant: rendition, ...segment });
+    if (!this.options.record && this.journalLines > 4 * this.published.size * this.options.window) this.compact();
+  }
+
+  /** Appends to a variant's list (numbered after its last segment) and slides the live window. */
+  private list(rendition: string, segment: Appended): void {
     let list = this.published.get(rendition);
     if (!list) this.published.set(rendition, (list = []));
     const last = list.at(-1) ?? this.lastDropped.get(rendition);
@@ -151,6 +194,62 @@ export class HlsOutput {
         this.droppedDiscontinuities.set(rendition, (this.droppedDiscontinuities.get(rendition) ?? 0) + 1);
       }
       fs.rm(this.file(rendition, old.seq), { force: true }, () => {});
+    }
+  }
+
+  private write(line: JournalLine): void {
+    fs.appendFileSync(this.journal, JSON.stringify(line) + "\n");
+    this.journalLines++;
+  }
+
+  /** Live streams: the journal rewritten as what the lists hold now, so that it does not grow for ever. */
+  private compact(): void {
+    const lines: JournalLine[] = [{ settled: this.settledUpTo }];
+    for (const [variant, list] of this.published) {
+      const dropped = this.lastDropped.get(variant);
+      const droppedDiscontinuities = this.droppedDiscontinuities.get(variant) ?? 0;
+      if (dropped) lines.push({ variant, dropped, droppedDiscontinuities });
+      for (const { seq, durationSec, discontinuity, bytes } of list) {
+        lines.push({ variant, seq, durationSec, discontinuity: discontinuity ?? false, bytes });
+      }
+    }
+    const temporary = `${this.journal}.tmp`;
+    fs.writeFileSync(temporary, lines.map((line) => JSON.stringify(line) + "\n").join(""));
+    fs.renameSync(temporary, this.journal);
+    this.journalLines = lines.length;
+  }
+
+  /**
+   * Replays a previous run's journal: its lists come back as they were, and the source segments past its publishing
+   * frontier become `interrupted` (the caller settles them). A line torn by a crash is skipped.
+   */
+  private restore(): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.journal, "utf8");
+    } catch {
+      return;
+    }
+    for (const raw of text.split("\n")) {
+      let line: JournalLine;
+      try {
+        line = JSON.parse(raw) as JournalLine;
+      } catch {
+        continue;
+      }
+      this.journalLines++;
+      if ("settled" in line) {
+        this.settledUpTo = Math.max(this.settledUpTo, line.settled);
+      } else if ("dropped" in line) {
+        this.lastDropped.set(line.variant, line.dropped);
+        this.droppedDiscontinuities.set(line.variant, line.droppedDiscontinuities);
+      } else {
+        this.list(line.variant, line);
+        if (line.variant !== SOURCE_RENDITION) this.settledUpTo = Math.max(this.settledUpTo, line.seq);
+      }
+    }
+    for (const s of this.published.get(SOURCE_RENDITION) ?? []) {
+      if (s.seq > this.settledUpTo) this.interrupted.push({ seq: s.seq, durationSec: s.durationSec });
     }
   }
 

@@ -136,13 +136,17 @@ export class OrchestratorLink {
   }
 
   /**
-   * Sends a segment with enough tickets. Refreshes the info and tries once more when the orchestrator refuses the
-   * parameters or the token (they expired in between), or when our view of the credit was too high.
+   * Sends a segment with enough tickets. Tries again, once for each reason: with fresh info when the orchestrator
+   * refuses the parameters or the token (they expired in between, or it restarted), and with tickets for the whole
+   * fee when our view of the credit was too high. A restarted orchestrator can need both: it forgot the credit, then
+   * refuses the parameters the tickets were made on.
    */
   async send(segment: LinkSegment, timeoutMs: number, signal?: AbortSignal): Promise<LinkResult> {
     let info = await this.ensureInfo();
     let assumedCredit = this.credit;
-    for (let attempt = 0; ; attempt++) {
+    let refreshed = false;
+    let creditReset = false;
+    for (;;) {
       const ev = info.ticketEV;
       const required = OrchestratorLink.estimate(info, segment);
       const needed = ticketsNeeded(required, ev, assumedCredit > 0n ? assumedCredit : 0n);
@@ -168,12 +172,14 @@ export class OrchestratorLink {
         this.fees += BigInt(response.result.fee);
         return { response, info, ticketsSent: count, ev: ev * BigInt(count) };
       } catch (error) {
-        if (attempt > 0 || !(error instanceof OrchestratorError)) throw error;
-        if (error.status === 401 || error.code === "TICKET_PARAMS_EXPIRED" || error.code.startsWith("TICKET_")) {
+        if (!(error instanceof OrchestratorError)) throw error;
+        if (!refreshed && (error.status === 401 || error.code.startsWith("TICKET_"))) {
+          refreshed = true;
           info = await this.ensureInfo(true);
           assumedCredit = 0n;
-        } else if (error.status === 402) {
+        } else if (!creditReset && error.status === 402 && !error.code.startsWith("TICKET_")) {
           // The tickets just sent were credited; our view of the credit was too high.
+          creditReset = true;
           this.credit = 0n;
           assumedCredit = 0n;
         } else {

@@ -9,6 +9,12 @@ export class BroadcasterMetrics {
     labelNames: ["ingest"] as const,
     registers: [this.registry],
   });
+  readonly pushesRefused = new Counter({
+    name: "streamflow_broadcaster_pushes_refused_total",
+    help: "HTTP pushes refused before ingest, by code (bad key, duration, body)",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
   readonly segmentsOut = new Counter({
     name: "streamflow_broadcaster_segments_total",
     help: "Segments settled, by outcome: transcoded (published with every rendition) or lost (source only)",

@@ -142,13 +142,33 @@ export class Pipeline {
       stream.output.reopen();
     } else {
       const dir = path.join(this.options.dataDir, "streams", id);
-      fs.rmSync(dir, { recursive: true, force: true }); // a previous run's files: this run numbers from 0
       const output = new HlsOutput({ dir, window: this.options.window, record: this.options.record });
       stream = new Stream(id, ingest, output);
       this.streams.set(id, stream);
+      this.resume(stream);
     }
     this.options.metrics.streams.set(this.liveCount());
     return stream;
+  }
+
+  /**
+   * A stream a previous run of the daemon published (its HLS journal): numbering continues after it, behind a
+   * discontinuity, and the segments that run left in flight are counted lost here (their source stays published).
+   */
+  private resume(stream: Stream): void {
+    const last = stream.output.lastSeq;
+    if (last === undefined) return;
+    stream.nextSeq = last + 1;
+    stream.discontinuityNext = true;
+    for (const { seq, durationSec } of stream.output.interrupted) {
+      const durationMs = Math.round(durationSec * 1000);
+      const record: SegmentRecord = { seq, durationMs, status: "in-flight", attempts: 0, at: Date.now() };
+      stream.recent.unshift(record);
+      stream.segmentsIn++;
+      void this.giveUp(stream, record, false, "in flight when the broadcaster stopped (restarted since)");
+    }
+    stream.recent.length = Math.min(stream.recent.length, RECENT_SEGMENTS);
+    this.options.log.info({ stream: stream.id, nextSeq: stream.nextSeq }, "stream resumed from a previous run");
   }
 
   /** The publisher is gone: the playlists end once the segments in flight are settled. */

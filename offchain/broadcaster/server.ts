@@ -19,6 +19,15 @@ export interface ServerContext {
   status(): unknown;
   /** A pushed stream with no segment for this long is ended. */
   httpIdleMs: number;
+  /** Each HTTP push refused, by its code (metrics). */
+  pushRefused(code: string): void;
+}
+
+/** What a push's headers allow, checked before its body is read. */
+interface PushTarget {
+  streamId: string;
+  seq: number;
+  durationMs: number;
 }
 
 const PAGE_DIR = path.join(__dirname, "statusPage");
@@ -43,6 +52,53 @@ function refuse(reply: FastifyReply, status: number, code: string, message: stri
 
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const idleTimers = new Map<string, NodeJS.Timeout>();
+  const refusePush = (reply: FastifyReply, status: number, code: string, message: string) => {
+    ctx.pushRefused(code);
+    return refuse(reply, status, code, message);
+  };
+  const pushTargets = new WeakMap<FastifyRequest, PushTarget>();
+
+  /** Refuses a push from its headers alone (so an unauthorised client cannot make this daemon read its body). */
+  const checkPush = async (
+    request: FastifyRequest<{ Params: { streamId: string; file: string } }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> => {
+    const { streamId, file } = request.params;
+    const match = /^(\d{1,15})\.ts$/.exec(file);
+    if (!match) return refusePush(reply, 404, "NOT_FOUND", "push segments to /live/<streamId>/<seq>.ts");
+    const durationHeader = request.headers["content-duration"];
+    const durationMs = Number(durationHeader);
+    if (typeof durationHeader !== "string" || !Number.isFinite(durationMs) || durationMs <= 0 || durationMs > 60_000) {
+      return refusePush(
+        reply,
+        400,
+        "CONTENT_DURATION_REQUIRED",
+        "Content-Duration: the segment's duration in ms (1-60000)",
+      );
+    }
+    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    const key = bearer ?? (ctx.open ? streamId : undefined);
+    if (!key)
+      return refusePush(reply, 401, "STREAM_KEY_REQUIRED", "send the stream key as Authorization: Bearer <key>");
+    let publisher;
+    try {
+      publisher = await ctx.authorize({ streamKey: key, protocol: "http", remoteAddress: request.ip });
+    } catch (error) {
+      request.log.error({ error: (error as Error).message }, "stream authorization failed");
+      return refusePush(reply, 503, "AUTH_UNAVAILABLE", "the stream key could not be checked; try again");
+    }
+    if (!publisher) return refusePush(reply, 403, "STREAM_KEY_REFUSED", "this stream key may not publish");
+    if (publisher.streamId !== streamId) {
+      return refusePush(
+        reply,
+        403,
+        "STREAM_KEY_REFUSED",
+        `this key publishes stream ${publisher.streamId}, not ${streamId}`,
+      );
+    }
+    pushTargets.set(request, { streamId, seq: Number(match[1]), durationMs });
+    return undefined;
+  };
   app.addHook("onClose", async () => {
     for (const timer of idleTimers.values()) clearTimeout(timer);
   });
@@ -53,17 +109,18 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // Every refusal in one shape, fastify's own (body too large, bad media type) included; no internals leak.
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const status = typeof error.statusCode === "number" && error.statusCode < 500 ? error.statusCode : 500;
+    const answer = request.method === "PUT" && request.url.startsWith("/live/") ? refusePush : refuse;
     if (status === 500) {
       request.log.error({ err: error.message }, "request failed");
-      return refuse(reply, 500, "INTERNAL", "internal error");
+      return answer(reply, 500, "INTERNAL", "internal error");
     }
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-      return refuse(reply, 413, "SEGMENT_TOO_LARGE", `a segment may be at most ${ctx.maxSegmentBytes} bytes`);
+      return answer(reply, 413, "SEGMENT_TOO_LARGE", `a segment may be at most ${ctx.maxSegmentBytes} bytes`);
     }
     if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-      return refuse(reply, 415, "UNSUPPORTED_MEDIA_TYPE", "push segments with Content-Type: video/mp2t");
+      return answer(reply, 415, "UNSUPPORTED_MEDIA_TYPE", "push segments with Content-Type: video/mp2t");
     }
-    return refuse(reply, status, "BAD_REQUEST", error.message);
+    return answer(reply, status, "BAD_REQUEST", error.message);
   });
 
   app.get("/", async (_request, reply) =>
@@ -79,48 +136,11 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // ---- HTTP push ----
   app.put<{ Params: { streamId: string; file: string } }>(
     "/live/:streamId/:file",
-    { bodyLimit: ctx.maxSegmentBytes },
+    { bodyLimit: ctx.maxSegmentBytes, onRequest: checkPush },
     async (request, reply) => {
-      const { streamId, file } = request.params;
-      const match = /^(\d{1,15})\.ts$/.exec(file);
-      if (!match) return refuse(reply, 404, "NOT_FOUND", "push segments to /live/<streamId>/<seq>.ts");
-      const seq = Number(match[1]);
-      const durationHeader = request.headers["content-duration"];
-      const durationMs = Number(durationHeader);
-      if (
-        typeof durationHeader !== "string" ||
-        !Number.isFinite(durationMs) ||
-        durationMs <= 0 ||
-        durationMs > 60_000
-      ) {
-        return refuse(
-          reply,
-          400,
-          "CONTENT_DURATION_REQUIRED",
-          "Content-Duration: the segment's duration in ms (1-60000)",
-        );
-      }
-      const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
-      const key = bearer ?? (ctx.open ? streamId : undefined);
-      if (!key) return refuse(reply, 401, "STREAM_KEY_REQUIRED", "send the stream key as Authorization: Bearer <key>");
-      let publisher;
-      try {
-        publisher = await ctx.authorize({ streamKey: key, protocol: "http", remoteAddress: request.ip });
-      } catch (error) {
-        request.log.error({ error: (error as Error).message }, "stream authorization failed");
-        return refuse(reply, 503, "AUTH_UNAVAILABLE", "the stream key could not be checked; try again");
-      }
-      if (!publisher) return refuse(reply, 403, "STREAM_KEY_REFUSED", "this stream key may not publish");
-      if (publisher.streamId !== streamId) {
-        return refuse(
-          reply,
-          403,
-          "STREAM_KEY_REFUSED",
-          `this key publishes stream ${publisher.streamId}, not ${streamId}`,
-        );
-      }
+      const { streamId, seq, durationMs } = pushTargets.get(request)!;
       if (!Buffer.isBuffer(request.body))
-        return refuse(reply, 400, "SEGMENT_EMPTY", "the body must be one MPEG-TS segment");
+        return refusePush(reply, 400, "SEGMENT_EMPTY", "the body must be one MPEG-TS segment");
       const existing = ctx.pipeline.streams.get(streamId);
       const stream = existing?.state === "live" ? existing : ctx.pipeline.open(streamId, "http");
       clearTimeout(idleTimers.get(streamId));
@@ -134,7 +154,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         const record = await ctx.pipeline.ingest(stream, request.body, seq, durationMs);
         return reply.send({ stream: streamId, ...record, transcoded: record.status === "ok" });
       } catch (error) {
-        if (error instanceof IngestError) return refuse(reply, error.status, error.code, error.message);
+        if (error instanceof IngestError) return refusePush(reply, error.status, error.code, error.message);
         throw error;
       }
     },
@@ -186,7 +206,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       } catch {
         return notFound(reply, "segment"); // slid out of the window and deleted meanwhile
       }
-      // Short: a restarted daemon numbers a stream from 0 again.
+      // A name is never reused while the stream directory is kept (a restart continues its numbering); short anyway.
       return cors(reply).type("video/mp2t").header("cache-control", "public, max-age=60").send(data);
     },
   );

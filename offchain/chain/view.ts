@@ -55,6 +55,10 @@ export class ChainView extends EventEmitter {
   private state?: ChainSnapshot;
   private readonly blockHashes = new Map<bigint, string>();
   private readonly funds = new Map<string, { block: bigint; value: Promise<SenderFunds> }>();
+  /** Each sender's last figures read, kept for a round: they stand in while the chain cannot be read. */
+  private readonly lastFunds = new Map<string, SenderFunds>();
+  /** Bumped by forgetFunds: a read that overlapped a redemption is not trusted. */
+  private readonly fundsEpoch = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   /** The last error reading the chain, cleared by the next successful poll (for /healthz). */
@@ -134,6 +138,7 @@ export class ChainView extends EventEmitter {
     };
     this.lastError = undefined;
     for (const [key, entry] of this.funds) if (entry.block < block) this.funds.delete(key);
+    for (const [key, known] of this.lastFunds) if (known.block + roundLength < block) this.lastFunds.delete(key);
     // Block hashes of rounds tickets can no longer use are dropped.
     for (const r of this.blockHashes.keys()) if (r + validity + 1n < round) this.blockHashes.delete(r);
     this.emit("block", this.state);
@@ -157,22 +162,62 @@ export class ChainView extends EventEmitter {
     if (!/^0x0+$/.test(hash)) this.blockHashes.set(round, hash);
   }
 
-  /** A sender's funds as of the latest block: one set of reads per sender per block, shared by concurrent callers. */
+  /**
+   * A sender's funds as of the latest block: one set of reads per sender per block, shared by concurrent callers.
+   * When the chain cannot be read, the figures last read (within a round) stand in, as the snapshot does for the
+   * block: a new block may have been seen just before the outage, and refusing every ticket until the chain is back
+   * would stop every stream.
+   */
   senderFunds(sender: string): Promise<SenderFunds> {
     const key = sender.toLowerCase();
     const block = this.snapshot.block;
     const cached = this.funds.get(key);
     if (cached && cached.block >= block) return cached.value;
-    const value = (async () => {
+    const value = this.readFunds(key, block).catch((error: unknown) => {
+      if (this.funds.get(key)?.value === value) this.funds.delete(key); // a failed read is retried by the next caller
+      const known = this.lastFunds.get(key);
+      if (known) return known;
+      throw error;
+    });
+    this.funds.set(key, { block, value });
+    return value;
+  }
+
+  /**
+   * For a redemption that has just been mined, `paid` being at most what it took from each sender: the cached figures
+   * are dropped, since until the next poll they would still count the face value it paid, which the ticket store no
+   * longer counts as pending, and the sender's float would look that much larger than it is. The figures kept for an
+   * outage are lowered by `paid` (from the deposit first, as the broker takes it) rather than dropped.
+   */
+  forgetFunds(paid: ReadonlyMap<string, bigint>): void {
+    for (const [sender, amount] of paid) {
+      const key = sender.toLowerCase();
+      this.funds.delete(key);
+      this.fundsEpoch.set(key, (this.fundsEpoch.get(key) ?? 0) + 1);
+      const known = this.lastFunds.get(key);
+      if (!known) continue;
+      const fromDeposit = amount < known.deposit ? amount : known.deposit;
+      const fromReserve = amount - fromDeposit;
+      this.lastFunds.set(key, {
+        ...known,
+        deposit: known.deposit - fromDeposit,
+        reserveAllowance: fromReserve < known.reserveAllowance ? known.reserveAllowance - fromReserve : 0n,
+      });
+    }
+  }
+
+  private async readFunds(key: string, block: bigint): Promise<SenderFunds> {
+    for (;;) {
+      const epoch = this.fundsEpoch.get(key) ?? 0;
       const [info, allowance, unlocking] = await Promise.all([
         this.broker.getSenderInfo(key) as Promise<[{ deposit: bigint }, unknown]>,
         this.broker.claimableReserve(key, this.options.self) as Promise<bigint>,
         this.broker.isUnlockInProgress(key) as Promise<boolean>,
       ]);
-      return { deposit: info[0].deposit, reserveAllowance: allowance, unlocking, block };
-    })();
-    this.funds.set(key, { block, value });
-    value.catch(() => this.funds.delete(key)); // a failed read is retried by the next caller
-    return value;
+      if ((this.fundsEpoch.get(key) ?? 0) !== epoch) continue; // a redemption was mined meanwhile: read again
+      const funds = { deposit: info[0].deposit, reserveAllowance: allowance, unlocking, block };
+      this.lastFunds.set(key, funds);
+      return funds;
+    }
   }
 }

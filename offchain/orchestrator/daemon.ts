@@ -3,13 +3,13 @@
  * HTTP API and the transcoder endpoint, and runs the redeemer and round services. Shutdown stops taking segments,
  * lets those in flight finish, then stops the loops (a transaction in flight is recorded either way) and closes.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
 import type { Provider } from "ethers";
 
-import { createHttpApp, listen, parseListenAddress } from "../common/http";
+import { type HttpLimits, createHttpApp, listen, parseListenAddress } from "../common/http";
 import type { Logger } from "../common/log";
 import { connectRpc } from "../chain/connect";
 import { DEPLOY_FIRST, type DeploymentFile, checkDeploymentChain, readDeploymentFile } from "../chain/deployment";
@@ -37,6 +37,8 @@ export interface OrchestratorConfig extends KeyOptions {
   /** deployments/<network>.json */
   deployment: string;
   httpAddr: string;
+  /** Limits of the HTTP port (default DEFAULT_HTTP_LIMITS). */
+  httpLimits?: HttpLimits;
   /** Public URL broadcasters reach this service at (registered on chain); default: the bound address. */
   serviceAddr?: string;
   dataDir: string;
@@ -87,7 +89,16 @@ function readDeployment(file: string): DeploymentFile {
   }
 }
 
-/** The recipient secret, kept in the data directory: losing it makes outstanding ticket parameters unusable. */
+/** The daemon's secret (auth tokens, and the root of the ticket key), kept in the data directory across restarts. */
+/**
+ * The recipientRand key, new with every start. The nonces seen are remembered in memory only, so parameters issued
+ * before a restart must not be accepted after it: their tickets could be replayed for credit. Broadcasters fetch
+ * fresh parameters on the refusal (TICKET_BAD_RAND_HASH); stored winning tickets keep their recipientRand.
+ */
+function ticketKeyOfThisProcess(secret: Buffer): Buffer {
+  return createHmac("sha256", secret).update("ticket parameters").update(randomBytes(32)).digest();
+}
+
 function loadOrCreateSecret(dataDir: string): Buffer {
   const file = path.join(dataDir, "recipient.secret");
   if (fs.existsSync(file)) {
@@ -163,6 +174,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
 
     const app = createHttpApp({
       registry: metrics.registry,
+      limits: config.httpLimits,
       log,
       health: () => {
         const problems = [
@@ -202,7 +214,7 @@ export async function startOrchestrator(config: OrchestratorConfig, log: Logger)
       chain,
       recipient: new TicketRecipient({
         address,
-        secret,
+        secret: ticketKeyOfThisProcess(secret),
         domain: { chainId, verifyingContract: deployment.contracts.TicketBroker },
         ticketValidityPeriod: chain.snapshot.ticketValidityPeriod,
       }),

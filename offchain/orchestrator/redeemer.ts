@@ -126,6 +126,7 @@ export class Redeemer extends EventEmitter {
       // broker knows which tickets were paid, and its event says by which transaction.
       for (const t of tickets) {
         if (await this.broker.usedTickets(t.ticketHash)) {
+          this.chain.forgetFunds(faceValueBySender([t]));
           const events = await this.broker.queryFilter(this.broker.filters.WinningTicketRedeemed(t.ticketHash));
           this.store.markRedeemed([t.ticketHash], events.at(-1)?.transactionHash ?? hash);
           this.emit("redeemed", t);
@@ -238,6 +239,8 @@ export class Redeemer extends EventEmitter {
   /** Applies a mined batch: paid tickets → redeemed; refused ones → pending (retryable) or failed. */
   private apply(receipt: TransactionReceipt, batch: ReadonlyArray<StoredTicket | undefined>): void {
     const tickets = batch.filter((t): t is StoredTicket => t !== undefined);
+    // Before the store stops counting them as pending: the funds are read afresh, never stale and short of them.
+    this.chain.forgetFunds(faceValueBySender(tickets));
     if (receipt.status !== 1) {
       this.store.markPending(tickets.map((t) => t.ticketHash));
       return;
@@ -284,4 +287,14 @@ export class Redeemer extends EventEmitter {
       "redemption transaction mined",
     );
   }
+}
+
+/** The most each sender can have paid for these tickets: their face values. */
+function faceValueBySender(tickets: readonly StoredTicket[]): Map<string, bigint> {
+  const paid = new Map<string, bigint>();
+  for (const { signed } of tickets) {
+    const sender = signed.ticket.sender.toLowerCase();
+    paid.set(sender, (paid.get(sender) ?? 0n) + signed.ticket.faceValue);
+  }
+  return paid;
 }

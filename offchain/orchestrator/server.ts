@@ -330,6 +330,14 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
       if ("0x" + keccak256(body).toString("hex") !== meta.sourceHash) {
         throw new WireError(400, "SOURCE_HASH_MISMATCH", "the body's keccak256 is not the metadata's sourceHash");
       }
+      // Pure and cheap: a source beyond the limits is refused before it can touch payment or a session.
+      let source;
+      try {
+        source = sourceInfoFromTransportStream(body);
+      } catch (error) {
+        if (error instanceof MediaError) throw new WireError(400, error.code, error.message);
+        throw error;
+      }
       const ladderHash = profilesHash(meta.renditions);
       const key = `${sender}:${meta.streamId}:${meta.seq}:${meta.sourceHash}:${ladderHash}`;
       if (!recent.start(key)) {
@@ -346,13 +354,6 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): Reques
         if (!admission.ok) throw new WireError(503, admission.code, admission.message, admission.retryAfterS);
         const tickets = await acceptPayment(ctx, sender, header(request, HEADERS.payment));
 
-        let source;
-        try {
-          source = sourceInfoFromTransportStream(body);
-        } catch (error) {
-          if (error instanceof MediaError) throw new WireError(400, error.code, error.message);
-          throw error;
-        }
         const durationMs = Math.max(meta.durationMs, source?.durationMs ?? 0);
         const required = feeFor(estimateOutputPixels(meta.renditions, durationMs, source?.video), ctx.price);
         if (!ctx.ledger.hold(sender, required)) {

@@ -288,10 +288,20 @@ export class TranscoderPool extends EventEmitter {
     return best;
   }
 
-  /** A transcoder with room, waiting for one to free up or join until the deadline. */
+  /**
+   * Takes a slot on the transcoder `pick` chooses, at once: two requests woken by the same "room" must not both see
+   * the one free slot (the second would be refused busy by the transcoder). dispatchOnce uses the slot taken here.
+   */
+  private take(exclude: ReadonlySet<string>): Connection | undefined {
+    const connection = this.pick(exclude);
+    if (connection) connection.inFlight++;
+    return connection;
+  }
+
+  /** A slot on a transcoder with room (taken), waiting for one to free up or join until the deadline. */
   private async waitForRoom(exclude: ReadonlySet<string>, deadline: number): Promise<Connection | undefined> {
     for (;;) {
-      const connection = this.pick(exclude);
+      const connection = this.take(exclude);
       const left = deadline - Date.now();
       if (connection || left <= 0 || this.closed) return connection;
       await new Promise<void>((resolve) => {
@@ -335,8 +345,7 @@ export class TranscoderPool extends EventEmitter {
             this.emit("room");
           },
         };
-        connection.jobs.set(jobId, dispatch);
-        connection.inFlight++;
+        connection.jobs.set(jobId, dispatch); // its slot was taken by take()
         connection.socket.send(encodeFrame({ type: "job", jobId, renditions, timeoutMs }, segment), (error) => {
           if (error) {
             dispatch.settle({
@@ -372,7 +381,7 @@ export class TranscoderPool extends EventEmitter {
         attempt === 1
           ? queueMs > 0
             ? await this.waitForRoom(tried, Date.now() + queueMs)
-            : this.pick(tried)
+            : this.take(tried)
           : await this.waitForRoom(tried, deadline);
       if (!connection) break;
       tried.add(connection.id);

@@ -44,7 +44,11 @@ export interface TicketExpiration {
 export interface RecipientOptions {
   /** This orchestrator's address: the ticket recipient */
   address: string;
-  /** HMAC key for recipientRand, at least 32 bytes. Keep it across restarts, or outstanding parameters are lost. */
+  /**
+   * HMAC key for recipientRand, at least 32 bytes. Parameters are valid only under the key they were issued with, and
+   * the nonces seen live as long as this object: the daemon takes a new key with every start, so that no ticket
+   * issued before a restart can be replayed after it.
+   */
   secret: Uint8Array;
   domain: TicketDomain;
   /** `TicketBroker.ticketValidityPeriod()` */
@@ -212,7 +216,7 @@ export class TicketRecipient {
         throw new TicketError(
           "TICKET_BAD_RAND_HASH",
           "the ticket does not match parameters this orchestrator issued (face value, win probability, seed, " +
-            "expiration or round altered, or issued under another secret, e.g. before a restart with a new one): " +
+            "expiration or round altered, or issued before this orchestrator restarted): " +
             "the broadcaster must fetch fresh parameters from GET /info",
         );
       }

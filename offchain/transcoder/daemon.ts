@@ -5,7 +5,7 @@
  */
 import os from "node:os";
 
-import { createHttpApp, listen, parseListenAddress } from "../common/http";
+import { type HttpLimits, createHttpApp, listen, parseListenAddress } from "../common/http";
 import type { Logger } from "../common/log";
 import { type MediaTools, mediaTools } from "../media/binaries";
 import { GpuPool, type GpuSelfTest, detectNvidiaGpus, parseGpuList, selfTestGpu } from "../media/gpu";
@@ -24,6 +24,8 @@ export interface TranscoderConfig {
   nvidia?: string;
   preset: string;
   httpAddr: string;
+  /** Limits of the HTTP port (default DEFAULT_HTTP_LIMITS). */
+  httpLimits?: HttpLimits;
   drainTimeoutMs: number;
   maxJobMs: number;
   name?: string;
@@ -113,6 +115,7 @@ export async function startTranscoder(config: TranscoderConfig, log: Logger): Pr
   });
   const app = createHttpApp({
     registry: metrics.registry,
+    limits: config.httpLimits,
     log,
     health: () => ({
       ok: client.state === "connected",

@@ -14,7 +14,7 @@ import { connectRpc } from "../chain/connect";
 import { DEPLOY_FIRST, type DeploymentFile, checkDeploymentChain, readDeploymentFile } from "../chain/deployment";
 import { type KeyOptions, loadWallet } from "../chain/keys";
 import { TxSender } from "../chain/txSender";
-import { createHttpApp, listen, parseListenAddress } from "../common/http";
+import { type HttpLimits, createHttpApp, listen, parseListenAddress } from "../common/http";
 import type { Logger } from "../common/log";
 import { mediaTools } from "../media/binaries";
 import { evidenceJudge } from "./judge";
@@ -26,6 +26,8 @@ export interface VerifierConfig extends KeyOptions {
   rpcUrl: string;
   deployment: string;
   httpAddr: string;
+  /** Limits of the HTTP port (default DEFAULT_HTTP_LIMITS). */
+  httpLimits?: HttpLimits;
   dataDir: string;
   /** Keep at least this much LPT (wei) locked as verifier stake, registering the difference at start. */
   stake?: bigint;
@@ -142,6 +144,7 @@ export async function startVerifier(config: VerifierConfig, log: Logger, given?:
 
     const app = createHttpApp({
       registry: metrics.registry,
+      limits: config.httpLimits,
       log,
       health: () => ({
         ok: !verifier.lastError,

@@ -5,7 +5,7 @@
  * numbered without gaps and paid for with tickets; HTTP push and its refusals; unknown RTMP keys; start-up errors;
  * SIGTERM.
  *
- * Faults (an orchestrator killed mid-stream, one returning wrong output) are in broadcaster-faults.test.ts.
+ * Faults (an orchestrator killed mid-stream, one returning wrong output) are in test/faults/orchestrator-failover.test.ts.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";

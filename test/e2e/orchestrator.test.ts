@@ -4,7 +4,7 @@
  * distinct codes, winning tickets redeemed on chain with the fees visible in the BondingManager, admission control,
  * the monitoring endpoints, and the command line's own errors.
  *
- * Other files: orchestrator-recovery.test.ts (a restart with winning tickets queued, a remote transcoder killed
+ * Other files: test/faults/orchestrator-recovery.test.ts (a restart with winning tickets queued, a remote transcoder killed
  * mid-job), orchestrator-rounds.test.ts (initializeRound, reward and the service URI).
  */
 import { randomBytes } from "node:crypto";

@@ -35,7 +35,7 @@ import { type OrchestratorProcess, ProcessGroup, metricValue, waitUntil } from "
 
 const VARIANTS = [...TEST_RENDITIONS, "source"];
 
-describe("e2e: streamflow broadcaster when an orchestrator fails", function () {
+describe("faults: the broadcaster when an orchestrator fails", function () {
   this.timeout(120_000);
 
   let chain: OrchestratorChain;

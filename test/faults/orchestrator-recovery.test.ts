@@ -26,7 +26,7 @@ const LADDER: Rendition[] = [{ ...PRESETS["360p30"] }, { ...PRESETS["240p30"] }]
 /** Far above any face value: every ticket's EV is its face value, so every ticket wins. */
 const EVERY_TICKET_WINS = "1000000000000000000000";
 
-describe("e2e: streamflow orchestrator recovery", function () {
+describe("faults: orchestrator recovery", function () {
   this.timeout(90_000);
 
   let chain: OrchestratorChain;

@@ -594,6 +594,30 @@ describe("orchestrator: TranscoderPool with fake transcoders", function () {
       expect(pool.listenerCount("room")).to.equal(0);
     });
 
+    it("gives a freed slot to one waiting job only: two woken together never both take it", async () => {
+      const served = await usePool();
+      const { pool } = served;
+      const only = await connectFake(served, 1, "only");
+      const first = started(pool.transcode(segment(1), LADDER, LONG_MS));
+      const firstJob = await only.job(1);
+      // Both queue for room (the way /segment calls it); one "room" event wakes them together.
+      const second = started(pool.transcode(segment(2), LADDER, LONG_MS, { queueMs: LONG_MS }));
+      const third = started(pool.transcode(segment(3), LADDER, LONG_MS, { queueMs: LONG_MS }));
+      expect(pool.listenerCount("room")).to.equal(2);
+
+      only.answer(firstJob);
+      await first;
+      const next = await only.job(2);
+      expect(pool.inFlight, "one slot, one job").to.equal(1);
+      expect(only.jobs, "nothing sent beyond the capacity").to.have.length(2);
+      expect(pool.listenerCount("room"), "the other still waits").to.equal(1);
+      only.answer(next);
+      const last = await only.job(3);
+      only.answer(last);
+      const done = await Promise.all([second, third]);
+      expect(done.map((d) => d.attempts)).to.deep.equal([1, 1]);
+    });
+
     it("gives a waiting re-dispatch to a transcoder that joins meanwhile", async () => {
       const served = await usePool();
       const { pool } = served;

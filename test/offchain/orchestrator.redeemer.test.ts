@@ -262,6 +262,24 @@ describe("orchestrator: Redeemer on the in-process chain", function () {
 
   const statusOf = (s: WinningTicketStore, t: MadeTicket) => s.get(t.hash)!;
 
+  it("after a redemption, the sender's funds are read afresh before the next poll (no float it no longer has)", async () => {
+    const { store: s, view, redeemer } = await harness();
+    const face = parseEther("1");
+    const tickets = await makeTickets(BROADCASTER, face, 2);
+    store(s, tickets);
+    await view.poll();
+    const before = await view.senderFunds(address(BROADCASTER));
+    const snapshotBlock = view.snapshot.block;
+
+    await redeemer.kick();
+
+    // The view has not polled: its snapshot is the block before the redemption, yet the funds are today's.
+    expect(view.snapshot.block).to.equal(snapshotBlock);
+    const after = await view.senderFunds(address(BROADCASTER));
+    expect(after.deposit).to.equal(before.deposit - 2n * face);
+    expect(after.deposit).to.equal(await depositOf(BROADCASTER));
+  });
+
   it("redeems several pending winners of one sender in one batch, and a second run sends nothing", async () => {
     const { store: s, view, redeemer, events } = await harness();
     const faces = [parseEther("0.5"), parseEther("0.25"), parseEther("1")];
