@@ -55,6 +55,7 @@ import type { OrchestratorInfo } from "../offchain/orchestrator/wire";
 import { TicketSender, keccak256, nativeCrypto } from "../offchain/pm";
 import { type OrchestratorProcess, ProcessGroup } from "../test/support/orchestratorDaemon";
 import { BROADCASTER_KEY, type OrchestratorChain, startOrchestratorChain } from "../test/support/orchestratorChain";
+import { type ProcSnapshot, coresBetween, machineCores, snapshot, treeTicks } from "./lib/procstat";
 import { percentile, round2 } from "./lib/stats";
 
 const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 20);
@@ -134,54 +135,11 @@ async function loop(calls: number, fn: () => unknown): Promise<number[]> {
 // process, the hardhat node, the orchestrator and their ffmpeg children): the difference is everyone else's. Linux
 // only; elsewhere the load average alone is reported.
 
-interface CpuSample {
-  machineBusy: number;
-  machineTotal: number;
-  ours: number;
-}
-
-function cpuSample(): CpuSample | undefined {
-  try {
-    const fields = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    const idle = fields[3] + fields[4];
-    const machineTotal = fields.reduce((a, b) => a + b, 0);
-    const children = new Map<number, number[]>();
-    const ticks = new Map<number, number>();
-    for (const entry of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      } catch {
-        continue; // gone meanwhile
-      }
-      // After the command's closing parenthesis: state, ppid, ... utime (14th field), stime, cutime, cstime.
-      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const pid = Number(entry);
-      const ppid = Number(rest[1]);
-      ticks.set(pid, Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]));
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    }
-    let ours = 0;
-    const queue = [process.pid];
-    while (queue.length > 0) {
-      const pid = queue.pop()!;
-      ours += ticks.get(pid) ?? 0;
-      queue.push(...(children.get(pid) ?? []));
-    }
-    return { machineBusy: machineTotal - idle, machineTotal, ours };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Cores' worth of CPU used between two samples by processes outside this bench, and by the bench itself. */
-function cpuBetween(from: CpuSample | undefined, to: CpuSample | undefined, cores: number) {
+/** Cores' worth of CPU used between two snapshots by processes outside this bench, and by the bench itself. */
+function cpuBetween(from: ProcSnapshot | undefined, to: ProcSnapshot | undefined, cores: number) {
   if (!from || !to) return undefined;
-  const total = to.machineTotal - from.machineTotal;
-  const ours = to.ours - from.ours;
-  const others = Math.max(0, to.machineBusy - from.machineBusy - ours);
-  return { benchCores: round2((ours / total) * cores), otherCores: round2((others / total) * cores) };
+  const bench = coresBetween(from, to, cores, (snap) => treeTicks(snap, process.pid));
+  return { benchCores: round2(bench), otherCores: round2(Math.max(0, machineCores(from, to, cores) - bench)) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -495,7 +453,7 @@ async function main(): Promise<void> {
     let statusChecked = 0;
     const statusVerifyMs: Record<BroadcasterWay, number[]> = { b: [], c: [], d: [] };
     const roundStarted = Date.now();
-    const cpuAtRounds = cpuSample();
+    const cpuAtRounds = snapshot();
     for (let round = 1; round <= ROUNDS; round++) {
       await direct.refreshInfo(); // info once per stream, untimed (the broadcaster keeps its own until it is stale)
       const streamOf = (way: Way) => `bench-r${round}-${way}`;
@@ -521,7 +479,7 @@ async function main(): Promise<void> {
       }
     }
     const roundsSeconds = (Date.now() - roundStarted) / 1000;
-    const cpuDuringRounds = cpuBetween(cpuAtRounds, cpuSample(), os.cpus().length);
+    const cpuDuringRounds = cpuBetween(cpuAtRounds, snapshot(), os.cpus().length);
 
     // ---- Verification alone, on a stored answer ----
     const stored = direct.last!;
