@@ -57,8 +57,8 @@ export class ChainView extends EventEmitter {
   private readonly funds = new Map<string, { block: bigint; value: Promise<SenderFunds> }>();
   /** Each sender's last figures read, kept for a round: they stand in while the chain cannot be read. */
   private readonly lastFunds = new Map<string, SenderFunds>();
-  /** Bumped by forgetFunds: a read that overlapped a redemption is not trusted. */
-  private readonly fundsEpoch = new Map<string, number>();
+  /** Bumped by forgetFunds: a read that overlapped a redemption is not trusted (one counter: redemptions are rare). */
+  private fundsGeneration = 0;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   /** The last error reading the chain, cleared by the next successful poll (for /healthz). */
@@ -190,10 +190,10 @@ export class ChainView extends EventEmitter {
    * outage are lowered by `paid` (from the deposit first, as the broker takes it) rather than dropped.
    */
   forgetFunds(paid: ReadonlyMap<string, bigint>): void {
+    this.fundsGeneration++;
     for (const [sender, amount] of paid) {
       const key = sender.toLowerCase();
       this.funds.delete(key);
-      this.fundsEpoch.set(key, (this.fundsEpoch.get(key) ?? 0) + 1);
       const known = this.lastFunds.get(key);
       if (!known) continue;
       const fromDeposit = amount < known.deposit ? amount : known.deposit;
@@ -208,13 +208,13 @@ export class ChainView extends EventEmitter {
 
   private async readFunds(key: string, block: bigint): Promise<SenderFunds> {
     for (;;) {
-      const epoch = this.fundsEpoch.get(key) ?? 0;
+      const generation = this.fundsGeneration;
       const [info, allowance, unlocking] = await Promise.all([
         this.broker.getSenderInfo(key) as Promise<[{ deposit: bigint }, unknown]>,
         this.broker.claimableReserve(key, this.options.self) as Promise<bigint>,
         this.broker.isUnlockInProgress(key) as Promise<boolean>,
       ]);
-      if ((this.fundsEpoch.get(key) ?? 0) !== epoch) continue; // a redemption was mined meanwhile: read again
+      if (this.fundsGeneration !== generation) continue; // a redemption was mined meanwhile: read again
       const funds = { deposit: info[0].deposit, reserveAllowance: allowance, unlocking, block };
       this.lastFunds.set(key, funds);
       return funds;
